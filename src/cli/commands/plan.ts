@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { planSteps } from '../../engine/runner.js';
+import { openLab, type GlobalOptions } from '../context.js';
+import { print, printJson } from '../output.js';
+import { labSteps } from '../lifecycle.js';
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('list every step create and deploy would run, and whether each is already done')
+    .addHelpText('after', '\nExamples:\n  labctl plan\n  labctl plan --provider hyperv --json')
+    .action(async (_opts, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const lab = openLab(g, 'plan', { lock: false });
+      const planned = await planSteps(labSteps(lab), lab.store);
+      if (g.json) {
+        printJson({
+          lab: lab.spec.name,
+          provider: lab.provider.name,
+          steps: planned.map((s) => ({
+            id: s.id,
+            machine: s.machine ?? null,
+            title: s.title,
+            status: s.status,
+            reason: s.reason,
+            ...(s.action?.script ? { script: s.action.script, params: s.action.params ?? {} } : {}),
+            ...(s.action?.command ? { command: s.action.command } : {}),
+          })),
+        });
+        return;
+      }
+      print(`plan for lab ${lab.spec.name} (${lab.provider.name})`);
+      for (const s of planned) {
+        const mark = s.status === 'done' ? '✓' : s.status === 'n/a' ? '-' : '•';
+        print(`  ${mark} ${s.title}  [${s.reason}]`);
+        if (s.action?.script) {
+          print(`      ${s.action.script} ${formatParams(s.action.params ?? {})}`);
+        } else if (s.action?.command) print(`      $ ${s.action.command}`);
+      }
+      const todo = planned.filter((s) => s.status === 'todo').length;
+      print(todo === 0 ? 'nothing to do' : `${todo} step${todo === 1 ? '' : 's'} to do`);
+    });
+}
+
+function formatParams(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `-${k} ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : JSON.stringify(v)}`)
+    .join(' ');
+}

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../util/errors.js';
+import { SshTransport } from '../../transports/ssh.js';
+import { openLab, type GlobalOptions, type Lab } from '../context.js';
+import { streamCommand } from '../stream.js';
+
+export function registerSsh(program: Command): void {
+  program
+    .command('ssh')
+    .argument('<machine>', 'machine name from the spec')
+    .argument('[command...]', 'command to run (after --); without it, an interactive shell')
+    .description('open a shell on a machine, or run a command there and exit with its code')
+    .addHelpText('after', '\nExamples:\n  labctl ssh redis\n  labctl ssh web1 -- ss -tlnp\n  labctl ssh redis -- tail -n 50 /var/log/syslog')
+    .action(async (machine: string, command: string[], _opts, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const lab = openLab(g, 'ssh', { lock: false });
+      const t = await connectMachine(lab, machine);
+      try {
+        if (command.length > 0) process.exitCode = await streamCommand(t, command.join(' '));
+        else process.exitCode = await interactiveShell(t);
+      } finally {
+        await t.close();
+      }
+    });
+}
+
+export async function connectMachine(lab: Lab, name: string): Promise<SshTransport> {
+  const m = lab.spec.machines.find((x) => x.name === name);
+  if (!m) {
+    throw new UsageError(`no machine named "${name}" in lab ${lab.spec.name} (machines: ${lab.spec.machines.map((x) => x.name).join(', ')})`);
+  }
+  if (!lab.store.exists()) throw new UsageError(`lab ${lab.spec.name} is not created: run labctl create first`);
+  const t = await lab.provider.access(lab, m).connect();
+  if (!(t instanceof SshTransport)) throw new UsageError(`${name} is reached through PowerShell Direct, not SSH`);
+  return t;
+}
+
+async function interactiveShell(t: SshTransport): Promise<number> {
+  if (!process.stdin.isTTY) throw new UsageError('an interactive shell needs a terminal; give a command after --');
+  const stream = await t.interactive(undefined, {
+    rows: process.stdout.rows ?? 24,
+    cols: process.stdout.columns ?? 80,
+    term: process.env.TERM ?? 'xterm-256color',
+  });
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  process.stdin.pipe(stream);
+  stream.pipe(process.stdout);
+  stream.stderr.pipe(process.stderr);
+  const onResize = () => stream.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
+  process.stdout.on('resize', onResize);
+  return new Promise((resolve) => {
+    stream.on('close', (code: number | null) => {
+      process.stdout.off('resize', onResize);
+      process.stdin.unpipe(stream);
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+      resolve(code ?? 0);
+    });
+  });
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { openLab, type GlobalOptions, type Lab } from '../context.js';
+import { print, printJson } from '../output.js';
+import { table } from '../reporter.js';
+import type { MachineStatus } from '../../providers/provider.js';
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('each machine: name, role, os, address and its live state (running / stopped / missing)')
+    .addHelpText('after', '\nExamples:\n  labctl status\n  labctl status --json | jq \'.machines[] | select(.state != "running")\'')
+    .action(async (_opts, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const lab = openLab(g, 'status', { lock: false });
+      const machines = await lab.provider.status(lab);
+      if (g.json) printJson({ lab: lab.spec.name, provider: lab.provider.name, created: lab.store.exists(), machines });
+      else printStatus(lab, machines);
+    });
+}
+
+export function printStatus(lab: Lab, machines: MachineStatus[]): void {
+  print(`lab ${lab.spec.name} (${lab.provider.name}, ${lab.spec.network.cidr})`);
+  print(
+    table(
+      ['MACHINE', 'ROLE', 'OS', 'ADDRESS', 'STATE'],
+      machines.map((m) => [
+        m.name,
+        m.role,
+        m.standIn ? `${m.os} (${m.standIn} stand-in on ${lab.provider.name})` : m.os,
+        m.address,
+        m.detail ? `${m.state}: ${m.detail}` : m.state,
+      ]),
+    ),
+  );
+}

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSpec } from '../spec/load.js';
+import type { LabSpec, ProviderName } from '../spec/types.js';
+import { LabStore } from '../state/store.js';
+import { SpecError, UsageError } from '../util/errors.js';
+import { providerFor } from '../providers/index.js';
+import type { LabContext, Provider } from '../providers/provider.js';
+
+export interface GlobalOptions {
+  spec?: string;
+  provider?: string;
+  home?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export const DEFAULT_SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../vm-specs/signalr-redis.yaml');
+
+/** --spec, else ./labctl.yaml when present, else the packaged seed lab. */
+export function resolveSpecPath(opts: GlobalOptions): string {
+  if (opts.spec) return opts.spec;
+  if (existsSync('labctl.yaml')) return 'labctl.yaml';
+  return DEFAULT_SPEC;
+}
+
+export function resolveHome(opts: GlobalOptions): string {
+  return path.resolve(opts.home ?? process.env.LABCTL_HOME ?? path.join(os.homedir(), '.labctl'));
+}
+
+export function resolveProviderName(opts: GlobalOptions, spec: LabSpec, recorded?: string): ProviderName {
+  if (opts.provider !== undefined && opts.provider !== 'netns' && opts.provider !== 'hyperv') {
+    throw new UsageError(`--provider must be netns or hyperv (got "${opts.provider}")`);
+  }
+  const chosen = (opts.provider as ProviderName | undefined) ?? (recorded as ProviderName | undefined) ?? spec.provider;
+  if (recorded && chosen !== recorded) {
+    throw new UsageError(`lab ${spec.name} exists with the ${recorded} provider; tear it down before using ${chosen}`);
+  }
+  return chosen ?? (process.platform === 'win32' ? 'hyperv' : 'netns');
+}
+
+export interface Lab extends LabContext {
+  provider: Provider;
+  /** release the lab's lock (safe to call twice) */
+  close(): void;
+}
+
+/**
+ * Loads the spec, picks the provider, validates the spec for it, and (unless `lock` is
+ * false) takes the lab's lock. Nothing is created on disk before the spec is valid.
+ */
+export function openLab(opts: GlobalOptions, command: string, { lock = true } = {}): Lab {
+  const spec = loadSpec(resolveSpecPath(opts));
+  const home = resolveHome(opts);
+  const store = new LabStore(home, spec.name);
+  const recorded = store.peek()?.provider;
+  const provider = providerFor(resolveProviderName(opts, spec, recorded));
+  const problems = provider.validate(spec);
+  if (problems.length > 0) throw new SpecError(problems.map((p) => `${spec.file}:${p.field}: ${p.message}`));
+  if (lock) store.open(command);
+  else store.openReadOnly();
+  return { spec, store, home, provider, close: () => store.close() };
+}

@@ -1,0 +1,76 @@
+import { Command, CommanderError, Option } from 'commander';
+import { LabctlError, SpecError } from '../util/errors.js';
+import { registerCommands } from './commands/index.js';
+import { setJsonErrorMode } from './output.js';
+
+const EXAMPLES = `
+Examples:
+  sudo labctl up                      build the seed lab on this Linux machine and prove it works
+  labctl validate --spec my-lab.yaml  check a spec file
+  labctl plan --provider hyperv       every step and PowerShell script a Windows host would run
+  labctl status --json                machines and their live state, for scripts
+  labctl ssh web1 -- ss -tlnp         run a command on a machine
+  labctl teardown --yes               remove everything the lab created`;
+
+export function buildProgram(): Command {
+  const program = new Command('labctl')
+    .description('Build, deploy, prove and remove a SignalR-style scaleout-with-Redis lab.')
+    .addOption(new Option('--spec <file>', 'lab spec (default: ./labctl.yaml if present, else the packaged vm-specs/signalr-redis.yaml)'))
+    .addOption(new Option('--provider <name>', 'netns (Linux namespaces) or hyperv (Windows Hyper-V); default: the spec\'s, else by OS').choices(['netns', 'hyperv']))
+    .addOption(new Option('--home <dir>', 'where labs keep their state').env('LABCTL_HOME').default(undefined, '~/.labctl'))
+    .option('--json', 'print only JSON on stdout')
+    .option('--verbose', 'show every step and its detail lines')
+    .showHelpAfterError('(run labctl --help for usage)')
+    .addHelpText('after', EXAMPLES)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerCommands(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** Runs labctl; resolves to the exit code (0 ok, 1 operation failed, 2 bad usage/spec/preflight). */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const wantsJson = argv.includes('--json');
+  setJsonErrorMode(wantsJson);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err, wantsJson);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const code = await run(argv);
+  process.exitCode = code;
+}
+
+function reportError(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end through here with exit code 0
+    if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    if (json) process.stdout.write(JSON.stringify({ ok: false, error: err.message.replace(/^error: /, '') }) + '\n');
+    return 2;
+  }
+  if (err instanceof LabctlError) {
+    if (json) {
+      const body = err instanceof SpecError ? { problems: err.problems } : { details: err.details };
+      process.stdout.write(JSON.stringify({ ok: false, error: err.message, exitCode: err.exitCode, ...body }) + '\n');
+    } else {
+      process.stderr.write(`labctl: ${err.message}\n`);
+      for (const d of err.details) process.stderr.write(`${err instanceof SpecError ? 'labctl: ' : '  '}${d}\n`);
+    }
+    return err.exitCode;
+  }
+  // a bug: keep the stack for a report, but say so plainly
+  const message = err instanceof Error ? err.message : String(err);
+  if (json) process.stdout.write(JSON.stringify({ ok: false, error: `internal error: ${message}`, exitCode: 1 }) + '\n');
+  else {
+    process.stderr.write(`labctl: internal error: ${message}\n`);
+    if (process.env.LABCTL_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write('  (set LABCTL_DEBUG=1 for the stack trace, and please report it)\n');
+  }
+  return 1;
+}

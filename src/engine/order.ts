@@ -1,0 +1,27 @@
+import type { Step } from './step.js';
+
+/** Steps sorted so that every step comes after its dependencies (stable otherwise). */
+export function topoSort(steps: Step[]): Step[] {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  if (byId.size !== steps.length) {
+    const seen = new Set<string>();
+    const dup = steps.find((s) => (seen.has(s.id) ? true : (seen.add(s.id), false)));
+    throw new Error(`duplicate step id ${dup?.id}`);
+  }
+  for (const s of steps) {
+    for (const d of s.deps ?? []) if (!byId.has(d)) throw new Error(`step ${s.id} depends on unknown step ${d}`);
+  }
+  const out: Step[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (s: Step, trail: string[]) => {
+    const mark = state.get(s.id);
+    if (mark === 'done') return;
+    if (mark === 'visiting') throw new Error(`dependency cycle: ${[...trail, s.id].join(' -> ')}`);
+    state.set(s.id, 'visiting');
+    for (const d of s.deps ?? []) visit(byId.get(d)!, [...trail, s.id]);
+    state.set(s.id, 'done');
+    out.push(s);
+  };
+  for (const s of steps) visit(s, []);
+  return out;
+}

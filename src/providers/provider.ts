@@ -1,0 +1,55 @@
+import type { Step } from '../engine/step.js';
+import type { TeardownPlan } from '../engine/teardown.js';
+import type { Problem } from '../spec/semantics.js';
+import type { LabSpec, MachineSpec, ProviderName } from '../spec/types.js';
+import type { LabStore } from '../state/store.js';
+import type { Transport } from '../transports/transport.js';
+
+export interface LabContext {
+  spec: LabSpec;
+  store: LabStore;
+  home: string;
+}
+
+export type LiveState = 'running' | 'stopped' | 'missing';
+
+export interface MachineStatus {
+  name: string;
+  role: string;
+  os: string;
+  /** set when the machine stands in for another OS (Windows machines on netns) */
+  standIn?: string;
+  address: string;
+  state: LiveState;
+  detail?: string;
+}
+
+/** How a role reaches a Linux machine and where things go on it. */
+export interface MachineAccess {
+  machine: MachineSpec;
+  connect(): Promise<Transport>;
+  /** prefix of every path the roles install to: "" on a VM, the machine's folder on netns */
+  root: string;
+  /** Node.js binary the web role runs the app with */
+  nodeBinary: string;
+  services: 'systemd' | 'pidfile';
+  firewall: 'ufw' | 'nft';
+  /** the machine has no route out: downloads happen on the host and are uploaded */
+  offline: boolean;
+  /** a Linux stand-in for a Windows machine: Windows-only steps do not apply */
+  standIn: boolean;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  /** spec checks that only matter to this provider */
+  validate(spec: LabSpec): Problem[];
+  /** throws PreflightError (exit 2) naming what to install or change */
+  preflight(lab: LabContext): Promise<void>;
+  createSteps(lab: LabContext): Step[];
+  status(lab: LabContext): Promise<MachineStatus[]>;
+  access(lab: LabContext, machine: MachineSpec): MachineAccess;
+  teardownPlan(lab: LabContext): TeardownPlan;
+  /** after teardown: anything of the lab still present, one line each */
+  leftovers(lab: LabContext): Promise<string[]>;
+}

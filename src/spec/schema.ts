@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/** A lab name becomes part of folder, namespace, switch and VM names. */
+export const LAB_NAME = /^[a-z][a-z0-9-]{0,23}$/;
+/** RFC 1123 label, at most 15 characters so it is also a valid Windows computer name. */
+export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
+
+const port = z.int().min(1).max(65535);
+const size = z.string().regex(/^\d+(\.\d+)?\s*(MB|GB|TB)$/i, { error: 'must be a size such as 512MB, 4GB or 1TB' });
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/i, { error: 'must be 64 hexadecimal characters' });
+
+const redisSource = z.union([
+  z.enum(['auto', 'distro', 'url']),
+  z.strictObject({ url: z.url({ protocol: /^https?$/ }), sha256 }),
+  z.strictObject({ tarball: z.string().min(1), sha256: sha256.optional() }),
+]);
+
+const machine = z.strictObject({
+  role: z.enum(['redis', 'web']),
+  os: z.enum(['ubuntu', 'windows']),
+  ip: z.string(),
+  cpus: z.int().min(1).max(64).default(2),
+  memory: size.default('2GB'),
+  disk: size.default('20GB'),
+});
+
+const duration = z.string().regex(/^\d+(ms|s|m|h)$/, { error: 'must be a duration such as 90s, 10m or 1h' });
+
+const hyperv = z.strictObject({
+  /** Ubuntu live-server ISO installed with autoinstall */
+  ubuntuIso: z.string().min(1).optional(),
+  /** a generalized Windows Server VHDX used as the parent of each web VM's differencing disk */
+  windowsImage: z.string().min(1).optional(),
+  /** alternatively: a Windows Server ISO whose install.wim is expanded once into a cached base VHDX */
+  windowsIso: z.string().min(1).optional(),
+  windowsImageIndex: z.int().min(1).max(32).default(2),
+  vmPath: z.string().min(1).optional(),
+  switch: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/, { error: 'must be 1-63 letters, digits, spaces, dots, dashes or underscores' }).optional(),
+  timeZone: z.string().min(1).default('UTC'),
+  dns: z.array(z.string()).optional(),
+  timeouts: z
+    .strictObject({
+      install: duration.default('45m'),
+      boot: duration.default('10m'),
+      ready: duration.default('10m'),
+    })
+    .prefault({}),
+});
+
+export const labSpecSchema = z.strictObject({
+  name: z.string().regex(LAB_NAME, {
+    error: 'must start with a lowercase letter and hold only lowercase letters, digits and "-" (at most 24 characters)',
+  }),
+  provider: z.enum(['netns', 'hyperv']).optional(),
+  network: z.strictObject({
+    subnet: z.string(),
+    /** give the machines a route out through the host (Hyper-V: New-NetNat; netns: masquerade) */
+    nat: z.boolean().default(false),
+  }),
+  redis: z.strictObject({
+    version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'must be a full version such as 7.0.15' }),
+    port: port.default(6379),
+    channel: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'must be 1-64 letters, digits, "_", ".", ":" or "-"' })
+      .default('ChatApp'),
+    source: redisSource.default('auto'),
+  }),
+  app: z
+    .strictObject({
+      port: port.default(80),
+      rateLimit: z
+        .strictObject({
+          perSecond: z.int().min(1).max(100000).default(20),
+          burst: z.int().min(1).max(100000).default(40),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  machines: z.record(z.string(), machine),
+  hyperv: hyperv.optional(),
+});
+
+export type LabSpecInput = z.input<typeof labSpecSchema>;
+export type ParsedSpec = z.output<typeof labSpecSchema>;
+export type MachineSpecInput = z.output<typeof machine>;
+export type RedisSourceSpec = z.output<typeof redisSource>;
+export type HypervSpec = z.output<typeof hyperv>;
