@@ -54,8 +54,11 @@ export const labSpecSchema = z.strictObject({
   provider: z.enum(['netns', 'hyperv']).optional(),
   network: z.strictObject({
     subnet: z.string(),
-    /** give the machines a route out through the host (Hyper-V: New-NetNat; netns: masquerade) */
-    nat: z.boolean().default(false),
+    /**
+     * give the machines a route out through the host (Hyper-V: New-NetNat; netns: nftables
+     * masquerade). Unset: the provider's default (hyperv: on, the VMs install packages; netns: off).
+     */
+    nat: z.boolean().optional(),
   }),
   redis: z.strictObject({
     version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'must be a full version such as 7.0.15' }),

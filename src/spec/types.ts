@@ -30,7 +30,7 @@ export interface LabSpec {
   hash: string;
   name: string;
   provider?: ProviderName;
-  network: { subnet: Subnet; cidr: string; prefix: number; gateway: string; nat: boolean };
+  network: { subnet: Subnet; cidr: string; prefix: number; gateway: string; nat?: boolean };
   redis: { version: string; port: number; channel: string; source: RedisSource };
   app: { port: number; rateLimit: { perSecond: number; burst: number } };
   machines: MachineSpec[];
