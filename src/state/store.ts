@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -177,6 +177,11 @@ export class LabStore {
     rmSync(this.paths.machines, { recursive: true, force: true });
     rmSync(this.paths.secrets, { recursive: true, force: true });
     rmSync(this.paths.state, { force: true });
+    // temporary files of writes cut short by a crash or a kill (see writeFileAtomic)
+    const tmp = /^\.state\.json\.\d+\.tmp$/;
+    for (const entry of existsSync(this.paths.dir) ? readdirSync(this.paths.dir) : []) {
+      if (tmp.test(entry)) rmSync(path.join(this.paths.dir, entry), { force: true });
+    }
     this.data = undefined;
   }
 
