@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -63,6 +63,7 @@ export class LabStore {
   readonly secrets: SecretStore;
   private lock: LabLock;
   private data: StateFile | undefined;
+  private madeFrom: string | undefined;
 
   constructor(
     readonly home: string,
@@ -79,14 +80,25 @@ export class LabStore {
 
   /** Creates the lab folder if needed and takes the lab's lock. */
   open(command: string): void {
-    mkdirSync(this.home, { recursive: true, mode: 0o700 });
-    mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
+    // the first folder this call made (home, labs/ or the lab's), so close() can take back
+    // what a command that ended up writing nothing (bad input, failed preflight) created
+    this.madeFrom = mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
     this.lock.acquire(command);
     if (this.exists()) this.data = this.read();
   }
 
   close(): void {
     this.lock.release();
+    if (!this.madeFrom) return;
+    for (let dir = this.paths.dir; ; dir = path.dirname(dir)) {
+      try {
+        rmdirSync(dir); // only ever removes an empty folder
+      } catch {
+        break;
+      }
+      if (dir === this.madeFrom) break;
+    }
+    this.madeFrom = undefined;
   }
 
   /** Reads the state without taking the lock (status, plan). */
