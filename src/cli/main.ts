@@ -34,11 +34,17 @@ export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   const wantsJson = argv.includes('--json');
   setJsonErrorMode(wantsJson);
+  // commands report a non-zero result through process.exitCode: start each run from a clean
+  // one and leave it as it was, so a second run in the same process is not given the first's code
+  const outer = process.exitCode;
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     return reportError(err, wantsJson);
+  } finally {
+    process.exitCode = outer;
   }
 }
 
