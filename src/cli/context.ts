@@ -8,6 +8,7 @@ import { LabStore } from '../state/store.js';
 import { SpecError, UsageError } from '../util/errors.js';
 import { providerFor } from '../providers/index.js';
 import type { LabContext, Provider } from '../providers/provider.js';
+import { ConnectionPool } from '../transports/pool.js';
 
 export interface GlobalOptions {
   spec?: string;
@@ -43,8 +44,9 @@ export function resolveProviderName(opts: GlobalOptions, spec: LabSpec, recorded
 
 export interface Lab extends LabContext {
   provider: Provider;
-  /** release the lab's lock (safe to call twice) */
-  close(): void;
+  connections: ConnectionPool;
+  /** close the command's connections and release the lab's lock (safe to call twice) */
+  close(): Promise<void>;
 }
 
 /**
@@ -61,5 +63,16 @@ export function openLab(opts: GlobalOptions, command: string, { lock = true } = 
   if (problems.length > 0) throw new SpecError(problems.map((p) => `${spec.file}:${p.field}: ${p.message}`));
   if (lock) store.open(command);
   else store.openReadOnly();
-  return { spec, store, home, provider, close: () => store.close() };
+  const connections = new ConnectionPool();
+  return {
+    spec,
+    store,
+    home,
+    provider,
+    connections,
+    close: async () => {
+      await connections.closeAll();
+      store.close();
+    },
+  };
 }

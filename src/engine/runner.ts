@@ -137,16 +137,19 @@ export async function planSteps(steps: Step[], store: LabStore): Promise<Planned
     const blockedBy = (step.deps ?? []).find((d) => todo.has(d));
     let done = false;
     let reason: string;
-    if (step.check) {
+    if (blockedBy) {
+      // its inputs are not there yet: checking would only report their absence
+      reason = `to do (after ${blockedBy})`;
+    } else if (step.check) {
       try {
         done = await step.check(contextFor(step, { store }, []));
-        reason = done ? 'already done' : blockedBy ? `to do (after ${blockedBy})` : 'to do';
+        reason = done ? 'already done' : 'to do';
       } catch (err) {
         reason = `to do (could not check: ${errorMessage(err)})`;
       }
     } else {
       done = store.isStepDone(step.id);
-      reason = done ? 'done in an earlier run' : blockedBy ? `to do (after ${blockedBy})` : 'to do';
+      reason = done ? 'done in an earlier run' : 'to do';
     }
     if (!done) todo.add(step.id);
     out.push({ ...base, status: done ? 'done' : 'todo', reason });

@@ -4,11 +4,14 @@ import type { Problem } from '../spec/semantics.js';
 import type { LabSpec, MachineSpec, ProviderName } from '../spec/types.js';
 import type { LabStore } from '../state/store.js';
 import type { Transport } from '../transports/transport.js';
+import type { ConnectionPool } from '../transports/pool.js';
 
 export interface LabContext {
   spec: LabSpec;
   store: LabStore;
   home: string;
+  /** connections shared by the steps of one command; closed when the command ends */
+  connections?: ConnectionPool;
 }
 
 export type LiveState = 'running' | 'stopped' | 'missing';
@@ -38,6 +41,10 @@ export interface MachineAccess {
   offline: boolean;
   /** a Linux stand-in for a Windows machine: Windows-only steps do not apply */
   standIn: boolean;
+  /** wraps a shell command to run as root (e.g. "sudo -n"); absent: the login is root */
+  asRoot?: (command: string) => string;
+  /** throws unless the host reaches the machine's address through the lab's own network */
+  guardRoute?: () => Promise<void>;
 }
 
 export interface Provider {
@@ -49,6 +56,11 @@ export interface Provider {
   createSteps(lab: LabContext): Step[];
   status(lab: LabContext): Promise<MachineStatus[]>;
   access(lab: LabContext, machine: MachineSpec): MachineAccess;
+  /**
+   * Deploy steps for a web machine this provider handles itself (Windows guests on
+   * Hyper-V: IIS + iisnode over PowerShell Direct); undefined means the Linux web role.
+   */
+  webSteps?(lab: LabContext, machine: MachineSpec, redisServiceStep: string): Step[] | undefined;
   teardownPlan(lab: LabContext): TeardownPlan;
   /** after teardown: anything of the lab still present, one line each */
   leftovers(lab: LabContext): Promise<string[]>;

@@ -20,7 +20,7 @@ export function registerCreate(program: Command): void {
         if (g.json) printJson({ ok: true, lab: lab.spec.name, provider: lab.provider.name, machines });
         else printStatus(lab, machines);
       } finally {
-        lab.close();
+        await lab.close();
       }
     });
 }

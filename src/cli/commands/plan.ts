@@ -12,7 +12,12 @@ export function registerPlan(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const lab = openLab(g, 'plan', { lock: false });
-      const planned = await planSteps(labSteps(lab), lab.store);
+      let planned;
+      try {
+        planned = await planSteps(labSteps(lab), lab.store);
+      } finally {
+        await lab.close();
+      }
       if (g.json) {
         printJson({
           lab: lab.spec.name,

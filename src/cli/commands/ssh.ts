@@ -30,7 +30,8 @@ export async function connectMachine(lab: Lab, name: string): Promise<SshTranspo
     throw new UsageError(`no machine named "${name}" in lab ${lab.spec.name} (machines: ${lab.spec.machines.map((x) => x.name).join(', ')})`);
   }
   if (!lab.store.exists()) throw new UsageError(`lab ${lab.spec.name} is not created: run labctl create first`);
-  const t = await lab.provider.access(lab, m).connect();
+  // a connection of its own (not the command's shared pool): the shell owns it and closes it
+  const t = await lab.provider.access({ ...lab, connections: undefined }, m).connect();
   if (!(t instanceof SshTransport)) throw new UsageError(`${name} is reached through PowerShell Direct, not SSH`);
   return t;
 }

@@ -12,7 +12,7 @@ export function registerStatus(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const lab = openLab(g, 'status', { lock: false });
-      const machines = await lab.provider.status(lab);
+      const machines = await lab.provider.status(lab).finally(() => lab.close());
       if (g.json) printJson({ lab: lab.spec.name, provider: lab.provider.name, created: lab.store.exists(), machines });
       else printStatus(lab, machines);
     });

@@ -22,7 +22,7 @@ export function registerTeardown(program: Command): void {
         else if (result.removed.length === 0) print(`lab ${lab.spec.name}: nothing to remove`);
         else print(`lab ${lab.spec.name} removed (${result.removed.length} resources); nothing is left`);
       } finally {
-        lab.close();
+        await lab.close();
         removeLabDirIfEmpty(lab);
       }
     });

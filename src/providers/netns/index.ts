@@ -5,7 +5,7 @@ import type { TeardownPlan } from '../../engine/teardown.js';
 import type { LabSpec, MachineSpec } from '../../spec/types.js';
 import { runHost } from '../../util/exec.js';
 import type { LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
-import { connectNetns } from './connect.js';
+import { assertRoutedToLab, connectNetns } from './connect.js';
 import { killAll, linkExists, listLinks, listNamespaces, namespaceExists, namespacePids, processesMentioning } from './host.js';
 import { machineLayout } from './layout.js';
 import { bridgeName, namespaceName, natTableName, vethName } from './names.js';
@@ -48,13 +48,14 @@ export class NetnsProvider implements Provider {
   access(lab: LabContext, machine: MachineSpec): MachineAccess {
     return {
       machine,
-      connect: () => connectNetns(lab, machine),
+      connect: () => (lab.connections ? lab.connections.get(machine.name, () => connectNetns(lab, machine)) : connectNetns(lab, machine)),
       root: machineLayout(lab.store, machine.name).root,
       nodeBinary: process.execPath,
       services: 'pidfile',
       firewall: 'nft',
       offline: !lab.spec.network.nat,
       standIn: machine.os === 'windows',
+      guardRoute: () => assertRoutedToLab(lab, machine.ip),
     };
   }
 

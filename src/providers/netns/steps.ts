@@ -102,7 +102,7 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
       check: async () => existsSync(files.sshDir),
       apply: async (ctx) => {
         ctx.record({ kind: 'dir', id: files.root, machine: m.name });
-        for (const d of ['etc/ssh', 'run', 'var/log', 'tmp']) mkdirSync(path.join(files.root, d), { recursive: true, mode: 0o755 });
+        for (const d of ['etc/ssh', 'run', 'var/log', 'tmp', 'root']) mkdirSync(path.join(files.root, d), { recursive: true, mode: 0o755 });
       },
     },
     {
@@ -126,6 +126,7 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
             hostKey: files.hostKey,
             pidFile: files.sshdPid,
             authorizedKeys: files.authorizedKeys,
+            home: path.join(files.root, 'root'),
           }),
           { mode: 0o644 },
         );

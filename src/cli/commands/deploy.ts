@@ -1,0 +1,55 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { runSteps } from '../../engine/runner.js';
+import { deploySteps } from '../../roles/index.js';
+import { UsageError } from '../../util/errors.js';
+import { openLab, type GlobalOptions, type Lab } from '../context.js';
+import { printJson, print } from '../output.js';
+import { Reporter } from '../reporter.js';
+
+export interface DeployOptions {
+  redisTarball?: string;
+}
+
+export function registerDeploy(program: Command): void {
+  program
+    .command('deploy')
+    .description('build Redis from source on the redis machine and run the chat app on every web machine')
+    .option('--redis-tarball <file>', 'build Redis from this local source tarball (uploaded over SFTP)')
+    .addHelpText('after', '\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose')
+    .action(async (opts: DeployOptions, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const reporter = new Reporter(g);
+      const lab = openLab(g, 'deploy');
+      try {
+        const result = await deployLab(lab, reporter, opts);
+        if (g.json) printJson({ ok: true, lab: lab.spec.name, ...result });
+        else print(`lab ${lab.spec.name} deployed (${reporter.elapsed()}): labctl verify proves it works`);
+      } finally {
+        await lab.close();
+      }
+    });
+}
+
+export function applyDeployOptions(lab: Lab, opts: DeployOptions): void {
+  if (opts.redisTarball) lab.spec.redis.source = { kind: 'tarball', path: path.resolve(opts.redisTarball) };
+}
+
+/** Runs every deploy step; shared by `deploy` and `up`. The lab must be created. */
+export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOptions = {}) {
+  applyDeployOptions(lab, opts);
+  const missing = (await lab.provider.status(lab)).filter((m) => m.state !== 'running');
+  if (!lab.store.exists() || missing.length > 0) {
+    const which = missing.map((m) => `${m.name} is ${m.state}`).join(', ');
+    throw new UsageError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
+  }
+  reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})`);
+  try {
+    const r = await runSteps(deploySteps(lab, lab.provider), { store: lab.store, onEvent: (e) => reporter.step(e) });
+    const source = lab.store.fact<{ origin: string; kind: string }>('redis:source');
+    if (source) reporter.info(`Redis source: ${source.origin}`);
+    return { applied: r.applied, skipped: r.skipped, notApplicable: r.notApplicable, redisSource: source?.origin };
+  } finally {
+    reporter.summary();
+  }
+}

@@ -1,0 +1,27 @@
+import type { Step } from '../engine/step.js';
+import type { LabContext, Provider } from '../providers/provider.js';
+import { redisMachine } from '../spec/types.js';
+import { redisSteps } from './redis/index.js';
+import { loadBundle } from './web-linux/bundle.js';
+import { webLinuxSteps } from './web-linux/index.js';
+
+/** Every deploy step of the lab: Redis on its machine, the chat app on each web machine. */
+export function deploySteps(lab: LabContext, provider: Provider): Step[] {
+  const redis = redisMachine(lab.spec);
+  const steps = redisSteps({ lab, providerName: provider.name, access: provider.access(lab, redis) });
+  const redisService = `redis:${redis.name}:service`;
+  let bundle: ReturnType<typeof loadBundle> | undefined;
+  for (const m of lab.spec.machines.filter((x) => x.role === 'web')) {
+    const own = provider.webSteps?.(lab, m, redisService);
+    if (own) {
+      steps.push(...own);
+      continue;
+    }
+    if (!bundle) {
+      bundle = loadBundle();
+      bundle.catch(() => {}); // reported by the first step that awaits it
+    }
+    steps.push(...webLinuxSteps({ lab, providerName: provider.name, access: provider.access(lab, m) }, redisService, bundle));
+  }
+  return steps;
+}

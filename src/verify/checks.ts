@@ -1,0 +1,157 @@
+import type { LabContext, Provider } from '../providers/provider.js';
+import { redisMachine, webMachines } from '../spec/types.js';
+import { redisPassword } from '../roles/redis/index.js';
+import { redisPaths } from '../roles/redis/paths.js';
+import { BackplaneTap, subscribedServers, type BackplaneMessage } from './backplane.js';
+import { ChatClient } from './chat-client.js';
+import { measureDelivery, type DeliveryReport } from './delivery.js';
+import { httpGet } from './http.js';
+import { pingRedis, withRedis } from './redis-probe.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  reason: string;
+  node?: string;
+}
+
+export interface VerifyOptions {
+  clients: number;
+  messages: number;
+  onProgress?: (text: string) => void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  lab: string;
+  provider: string;
+  checks: CheckResult[];
+  delivery?: DeliveryReport;
+  backplane?: { broadcasts: number; origins: string[]; serversSubscribed: number; sample?: BackplaneMessage };
+  durationMs: number;
+}
+
+/** Everything `labctl verify` proves, each check with a reason. */
+export async function verifyLab(lab: LabContext, provider: Provider, opts: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const spec = lab.spec;
+  const checks: CheckResult[] = [];
+  const add = (c: CheckResult) => {
+    checks.push(c);
+    opts.onProgress?.(`${c.ok ? 'pass' : 'FAIL'} ${c.name}`);
+  };
+  const redis = redisMachine(spec);
+  const redisAccess = provider.access(lab, redis);
+  await redisAccess.guardRoute?.();
+  const password = lab.store.secrets.has('redis_password') ? redisPassword(lab) : undefined;
+  const target = { host: redis.ip, port: spec.redis.port, password };
+
+  // 1. the password is required, and works
+  const without = await pingRedis({ host: redis.ip, port: spec.redis.port }, 2000);
+  const withPass = password ? await pingRedis(target, 2000) : 'no password recorded: run labctl deploy';
+  add({
+    name: 'Redis requires its password',
+    node: redis.name,
+    ok: /NOAUTH/.test(without) && withPass === 'PONG',
+    reason: /NOAUTH/.test(without)
+      ? withPass === 'PONG'
+        ? 'refused without the password (NOAUTH), PONG with it'
+        : `refused without the password, but with it: ${withPass}`
+      : `without the password Redis answered: ${without}`,
+  });
+
+  // 2. it is the build from source
+  try {
+    const info = await withRedis(target, (c) => c.info('server'));
+    const field = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const version = field('redis_version');
+    const exe = field('executable');
+    const prefix = redisPaths(redisAccess.root, spec.redis.version).prefix;
+    const ok = version === spec.redis.version && Boolean(exe?.startsWith(`${prefix}/`));
+    add({
+      name: 'Redis is the build from source',
+      node: redis.name,
+      ok,
+      reason: ok ? `version ${version}, ${exe}` : `version ${version} (want ${spec.redis.version}), executable ${exe} (want under ${prefix})`,
+    });
+  } catch (err) {
+    add({ name: 'Redis is the build from source', node: redis.name, ok: false, reason: `INFO server failed: ${(err as Error).message}` });
+  }
+
+  // 3. each web node serves the page and upgrades to WebSocket
+  const webs = webMachines(spec);
+  for (const m of webs) {
+    await provider.access(lab, m).guardRoute?.();
+    const url = `http://${m.ip}:${spec.app.port}`;
+    try {
+      const page = await httpGet(`${url}/`, 3000);
+      const ok = page.status === 200 && page.body.includes('id="messages"');
+      add({ name: `${m.name} serves the chat page`, node: m.name, ok, reason: ok ? `GET ${url}/ → 200` : `GET ${url}/ → ${page.status}${page.status === 200 ? ' but not the chat page' : ''}` });
+    } catch (err) {
+      add({ name: `${m.name} serves the chat page`, node: m.name, ok: false, reason: `GET ${url}/ failed: ${(err as Error).message}` });
+    }
+    const client = new ChatClient(url, m.name);
+    try {
+      await client.connect(4000);
+      add({ name: `${m.name} upgrades to WebSocket`, node: m.name, ok: client.transport() === 'websocket', reason: `socket.io transport: ${client.transport()}` });
+    } catch (err) {
+      add({ name: `${m.name} upgrades to WebSocket`, node: m.name, ok: false, reason: (err as Error).message });
+    } finally {
+      client.close();
+    }
+  }
+
+  // 4. delivery across nodes, watched on the backplane at the same time
+  let tap: BackplaneTap | undefined;
+  const seen: BackplaneMessage[] = [];
+  if (password) {
+    tap = new BackplaneTap(target, spec.redis.channel);
+    tap.onMessage((m) => {
+      if (m.kind === 'broadcast' && m.event === 'chat') seen.push(m);
+    });
+    try {
+      await tap.start();
+    } catch {
+      tap = undefined;
+    }
+  }
+  const delivery = await measureDelivery({
+    nodes: webs.map((m) => ({ name: m.name, url: `http://${m.ip}:${spec.app.port}` })),
+    clientsPerNode: opts.clients,
+    messagesPerClient: opts.messages,
+    ratePerClient: Math.max(1, Math.floor(spec.app.rateLimit.perSecond * 0.8)),
+    onProgress: opts.onProgress,
+  });
+  add({ name: 'messages reach every client on every node', ok: delivery.ok, reason: delivery.reason });
+
+  // 5. the traffic is on the Redis channel, and every web server is subscribed
+  await tap?.stop();
+  let backplane: VerifyReport['backplane'];
+  try {
+    const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel));
+    const ours = seen.filter((m) => typeof (m.payload as { text?: unknown })?.text === 'string' && String((m.payload as { text: string }).text).startsWith('verify '));
+    const origins = [...new Set(ours.map((m) => m.origin ?? '?'))].sort();
+    backplane = { broadcasts: ours.length, origins, serversSubscribed: servers, sample: ours[0] };
+    const accepted = delivery.sent - delivery.refused;
+    const problems: string[] = [];
+    if (!tap) problems.push('could not subscribe to the backplane');
+    if (ours.length !== accepted) problems.push(`${ours.length} broadcasts seen on ${spec.redis.channel}#*, ${accepted} expected`);
+    if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${spec.redis.channel}-request#/#, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
+    add({
+      name: 'backplane carries the messages',
+      ok: problems.length === 0,
+      reason: problems.length === 0 ? `${ours.length} broadcasts on ${spec.redis.channel}#/# from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
+    });
+  } catch (err) {
+    add({ name: 'backplane carries the messages', ok: false, reason: (err as Error).message });
+  }
+  return {
+    ok: checks.every((c) => c.ok),
+    lab: spec.name,
+    provider: provider.name,
+    checks,
+    delivery,
+    backplane,
+    durationMs: Date.now() - started,
+  };
+}

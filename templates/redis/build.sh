@@ -1,0 +1,69 @@
+#!/bin/sh
+# Builds Redis from a source tarball and installs it under a prefix. Nothing is left
+# half-done: a bad tarball is deleted, a failed build leaves the previous install (if
+# any) in place, and the new install appears under the prefix in one rename.
+# usage: build.sh SOURCE SHA256 WORK_DIR PREFIX LOG CONF_ORIG MARKER_JSON
+#   SOURCE is a tarball path on this machine, or an http(s) URL to download here.
+# exit codes: 3 sha256 mismatch, 4 not a valid tarball, 5 make failed, 6 install failed, 7 no download tool
+set -eu
+source=$1
+sha256=$2
+work=$3
+prefix=$4
+log=$5
+conf_orig=$6
+marker=$7
+
+mkdir -p "$work" "$(dirname "$log")" "$(dirname "$prefix")" "$(dirname "$conf_orig")"
+tarball="$work/source.tar.gz"
+case "$source" in
+  http://*|https://*)
+    echo "labctl: downloading $source"
+    if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 -o "$tarball.partial" "$source" || exit 7
+    elif command -v wget >/dev/null 2>&1; then wget -q -O "$tarball.partial" "$source" || exit 7
+    else echo "neither curl nor wget is installed" >&2; exit 7
+    fi
+    mv "$tarball.partial" "$tarball" ;;
+  *) [ "$source" = "$tarball" ] || cp "$source" "$tarball" ;;
+esac
+
+actual=$(sha256sum "$tarball" | cut -d' ' -f1)
+if [ "$actual" != "$sha256" ]; then
+  rm -f "$tarball"
+  echo "sha256 mismatch: expected $sha256, got $actual; the tarball was deleted" >&2
+  exit 3
+fi
+
+build="$work/build"
+rm -rf "$build"
+mkdir -p "$build"
+if ! tar -xzf "$tarball" -C "$build" --strip-components=1 2>"$work/tar.err"; then
+  rm -rf "$build" "$tarball"
+  echo "not a valid source tarball: $(tail -n 1 "$work/tar.err")" >&2
+  exit 4
+fi
+rm -f "$work/tar.err"
+[ -f "$build/Makefile" ] && [ -f "$build/redis.conf" ] || { rm -rf "$build" "$tarball"; echo "the tarball holds no Redis source tree (no Makefile or redis.conf)" >&2; exit 4; }
+
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "labctl: make -j$jobs in $build" >"$log"
+# tee shows progress; the status file keeps make's exit code, which a pipe would lose
+{ make -C "$build" -j"$jobs" 2>&1; echo $? >"$work/make.status"; } | tee -a "$log"
+if [ "$(cat "$work/make.status")" != 0 ]; then
+  echo "make failed" >&2
+  exit 5
+fi
+
+rm -rf "$prefix.new"
+if ! make -C "$build" PREFIX="$prefix.new" install >>"$log" 2>&1; then
+  rm -rf "$prefix.new"
+  echo "make install failed" >&2
+  exit 6
+fi
+[ -f "$conf_orig" ] || cp "$build/redis.conf" "$conf_orig"
+printf '%s\n' "$marker" >"$prefix.new/.labctl-build.json"
+rm -rf "$prefix.old"
+[ ! -d "$prefix" ] || mv "$prefix" "$prefix.old"
+mv "$prefix.new" "$prefix"
+rm -rf "$prefix.old" "$build" "$tarball" "$work/make.status"
+echo "labctl: installed under $prefix"
