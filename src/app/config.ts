@@ -1,0 +1,158 @@
+export type ListenTarget =
+  | { kind: 'port'; port: number; host: string | undefined }
+  /** a Unix socket path, or the Windows named pipe iisnode hands over (`\\.\pipe\...`) */
+  | { kind: 'pipe'; path: string };
+
+export interface AppConfig {
+  listen: ListenTarget;
+  redis: { host: string; port: number; password: string | undefined };
+  channel: string;
+  node: string;
+  rate: { perSecond: number; burst: number };
+  publicDir: string;
+  /** how often an idle Redis link is pinged to notice a peer that vanished without a TCP reset */
+  redisWatchdogMs: number;
+}
+
+/** A setting is wrong; the message is one line that names the variable and never shows a secret. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface ConfigDefaults {
+  publicDir: string;
+  hostname: string;
+  readFile: (path: string) => string;
+}
+
+export const DEFAULT_PORT = 3000;
+
+// Same rule as the lab spec's redis.channel. The adapter subscribes to the pattern `${key}#*`,
+// so glob characters in the key would silently widen or break that subscription.
+const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const PIPE_RE = /^\\\\[.?]\\pipe\\./i;
+const HOSTISH_RE = /^[^\s\p{Cc}]{1,255}$/u;
+
+export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): AppConfig {
+  const problems: string[] = [];
+  const problem = (text: string) => problems.push(text);
+  const value = (key: string) => {
+    const v = env[key];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const listen = parseListen(value('PORT'), value('HOST'), problem);
+
+  const redisHost = value('REDIS_HOST') ?? '127.0.0.1';
+  if (!HOSTISH_RE.test(redisHost)) problem(`REDIS_HOST must be a host name or address, got ${show(redisHost)}`);
+  const redisPort = parseInteger('REDIS_PORT', value('REDIS_PORT'), 6379, 1, 65535, problem);
+  const password = readPassword(value('REDIS_PASSWORD_FILE'), defaults.readFile, problem);
+
+  const channel = value('CHANNEL') ?? 'ChatApp';
+  if (!CHANNEL_RE.test(channel)) {
+    problem(`CHANNEL must be 1-64 letters, digits, "_", ".", ":" or "-", got ${show(channel)}`);
+  }
+
+  const node = value('NODE_NAME') ?? defaults.hostname;
+  if (node.length > 64 || !/^[^\p{Cc}]+$/u.test(node)) {
+    problem(`NODE_NAME must be 1-64 printable characters, got ${show(node)}`);
+  }
+
+  const perSecond = parseRate(value('RATE_PER_SEC'), problem);
+  const burst = parseInteger('RATE_BURST', value('RATE_BURST'), 40, 1, 100_000, problem);
+  const redisWatchdogMs = parseInteger('REDIS_WATCHDOG_MS', value('REDIS_WATCHDOG_MS'), 5000, 100, 600_000, problem);
+
+  if (problems.length > 0) throw new ConfigError(problems.join('; '));
+  return {
+    listen: listen!,
+    redis: { host: redisHost, port: redisPort, password },
+    channel,
+    node,
+    rate: { perSecond, burst },
+    publicDir: value('PUBLIC_DIR') ?? defaults.publicDir,
+    redisWatchdogMs,
+  };
+}
+
+/** Quotes a user value for an error line, cut short so a pasted blob cannot flood the log. */
+function show(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+}
+
+function parseListen(
+  port: string | undefined,
+  host: string | undefined,
+  problem: (t: string) => void,
+): ListenTarget | undefined {
+  if (port === undefined || /^\d+$/.test(port)) {
+    const n = port === undefined ? DEFAULT_PORT : Number(port);
+    if (n > 65535) {
+      problem(`PORT must be 0-65535 or a pipe/socket path, got ${show(port!)}`);
+      return undefined;
+    }
+    if (host !== undefined && !HOSTISH_RE.test(host)) {
+      problem(`HOST must be an address to bind to, got ${show(host)}`);
+      return undefined;
+    }
+    return { kind: 'port', port: n, host };
+  }
+  if (PIPE_RE.test(port) || port.includes('/')) {
+    if (host !== undefined) {
+      problem(`HOST applies only to a numeric PORT; PORT is the path ${show(port)}`);
+      return undefined;
+    }
+    return { kind: 'pipe', path: port };
+  }
+  problem(`PORT must be 0-65535 or a pipe/socket path, got ${show(port)}`);
+  return undefined;
+}
+
+function parseInteger(
+  key: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  problem: (t: string) => void,
+): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) {
+    problem(`${key} must be a whole number from ${min} to ${max}, got ${show(raw)}`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseRate(raw: string | undefined, problem: (t: string) => void): number {
+  if (raw === undefined) return 20;
+  const n = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(n > 0 && n <= 100_000)) {
+    problem(`RATE_PER_SEC must be a number above 0 and at most 100000, got ${show(raw)}`);
+    return 20;
+  }
+  return n;
+}
+
+function readPassword(
+  path: string | undefined,
+  readFile: (path: string) => string,
+  problem: (t: string) => void,
+): string | undefined {
+  if (path === undefined) return undefined;
+  let content: string;
+  try {
+    content = readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    problem(`REDIS_PASSWORD_FILE ${show(path)} cannot be read (${code})`);
+    return undefined;
+  }
+  // Files written by `echo` or editors end in a newline that is not part of the password.
+  const password = content.replace(/\r?\n$/, '');
+  if (password.length === 0) {
+    problem(`REDIS_PASSWORD_FILE ${show(path)} is empty`);
+    return undefined;
+  }
+  return password;
+}

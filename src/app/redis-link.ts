@@ -1,0 +1,175 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { AppConfig } from './config.js';
+import type { Log } from './log.js';
+import type { RedisLinkState } from './protocol.js';
+
+export interface RedisLink {
+  /** publishes; never queues while Redis is away (see below) */
+  readonly pub: Redis;
+  /** subscribes; ioredis re-subscribes it after every reconnect */
+  readonly sub: Redis;
+  state(): RedisLinkState;
+  onChange(listener: (state: RedisLinkState) => void): void;
+  /** quits both clients; resolves within about `timeoutMs` even when Redis does not answer */
+  close(timeoutMs: number): Promise<void>;
+}
+
+// The adapter calls publish/(p)subscribe/(p)unsubscribe without handling the returned promise, and
+// ioredis itself re-subscribes the same way after a reconnect. A command that fails while Redis is
+// away would then be an unhandled rejection, which ends a Node 20 process.
+const FIRE_AND_FORGET = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const;
+
+function absorbRejections(client: Redis, onRejected: (method: string, err: Error) => void): void {
+  const methods = client as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of FIRE_AND_FORGET) {
+    const original = methods[name]!.bind(client);
+    methods[name] = (...args: unknown[]) => {
+      const result = original(...args);
+      if (result instanceof Promise) result.catch((err: Error) => onRejected(name, err));
+      return result;
+    };
+  }
+}
+
+export function createRedisLink(config: AppConfig, log: Log): RedisLink {
+  const clientName = `chat:${config.node.replace(/[^A-Za-z0-9_.:-]/g, '_')}`;
+  const base: RedisOptions = {
+    host: config.redis.host,
+    port: config.redis.port,
+    password: config.redis.password,
+    // A lab VM that is powered off or paused drops packets instead of refusing: give up each
+    // attempt quickly and keep trying every 2 s at most, for as long as it takes.
+    connectTimeout: 3000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    keepAlive: 10_000,
+    disconnectTimeout: 1000,
+    maxRetriesPerRequest: null,
+  };
+  // No offline queue for publishing: during an outage the adapter's publishes fail at once and the
+  // message reaches only this server's clients, as the adapter documents. Queuing them instead would
+  // grow memory for as long as Redis is away and then replay stale messages out of order.
+  const pub = new Redis({ ...base, enableOfflineQueue: false, connectionName: `${clientName}:pub` });
+  // The subscriber keeps its queue so the adapter's first PSUBSCRIBE waits for Redis instead of
+  // failing when the app starts before Redis does.
+  const sub = pub.duplicate({ enableOfflineQueue: true, connectionName: `${clientName}:sub` });
+
+  let state: RedisLinkState = 'connecting';
+  let everConnected = false;
+  let closing = false;
+  // ioredis reports `ready` before the re-subscribe replies arrive; a PING sent after them on the
+  // same connection answers only once they are done, so "connected" means messages flow again.
+  let subSynced = false;
+  let subGeneration = 0;
+  let localOnlyNoted = false;
+  const listeners: Array<(s: RedisLinkState) => void> = [];
+  const lastError = new Map<Redis, string>();
+
+  const compute = (): RedisLinkState => {
+    if (closing || pub.status === 'end' || sub.status === 'end') return 'disconnected';
+    if (pub.status === 'ready' && sub.status === 'ready' && subSynced) return 'connected';
+    return everConnected ? 'reconnecting' : 'connecting';
+  };
+  const update = () => {
+    const next = compute();
+    if (next === state) return;
+    state = next;
+    if (next === 'connected') {
+      everConnected = true;
+      localOnlyNoted = false;
+      lastError.clear();
+    }
+    log(`redis ${next} (${config.redis.host}:${config.redis.port})`);
+    for (const l of listeners) l(next);
+  };
+
+  absorbRejections(pub, (method) => {
+    if (method === 'publish' && !localOnlyNoted && !closing) {
+      localOnlyNoted = true;
+      log('redis unavailable: messages reach only this server\'s clients until it is back');
+    }
+  });
+  absorbRejections(sub, () => {});
+
+  for (const [role, client] of [['pub', pub], ['sub', sub]] as const) {
+    for (const event of ['connect', 'ready', 'close', 'reconnecting', 'end']) client.on(event, update);
+    // An 'error' without a listener would throw; ioredis retries on its own, so logging is all
+    // that is needed, once per distinct error per outage rather than every retry.
+    client.on('error', (err: Error) => {
+      if (closing || lastError.get(client) === err.message) return;
+      lastError.set(client, err.message);
+      log(`redis ${role} error: ${err.message}`);
+    });
+  }
+  sub.on('ready', () => {
+    const generation = ++subGeneration;
+    sub.ping().then(
+      () => {
+        if (generation !== subGeneration) return;
+        subSynced = true;
+        update();
+      },
+      () => {},
+    );
+  });
+  sub.on('close', () => {
+    subGeneration++;
+    subSynced = false;
+    update();
+  });
+
+  // A peer that disappears without a TCP reset (a paused VM, a cut link) leaves the subscriber
+  // waiting silently forever: it never writes, so it never sees an error. An unanswered PING for a
+  // whole interval forces a reconnect, and the state stops claiming "connected".
+  const pending = new Map<Redis, number>();
+  const watchdog = setInterval(() => {
+    for (const client of [pub, sub]) {
+      if (client.status !== 'ready') {
+        pending.delete(client);
+        continue;
+      }
+      const since = pending.get(client);
+      if (since !== undefined) {
+        if (Date.now() - since >= config.redisWatchdogMs) {
+          pending.delete(client);
+          log(`redis ${client === pub ? 'pub' : 'sub'} unresponsive for ${Date.now() - since} ms, reconnecting`);
+          client.disconnect(true);
+        }
+        continue;
+      }
+      const sentAt = Date.now();
+      pending.set(client, sentAt);
+      client.ping().then(
+        () => {
+          if (pending.get(client) === sentAt) pending.delete(client);
+        },
+        () => {},
+      );
+    }
+  }, config.redisWatchdogMs);
+  watchdog.unref();
+
+  return {
+    pub,
+    sub,
+    state: () => state,
+    onChange: (listener) => listeners.push(listener),
+    async close(timeoutMs) {
+      closing = true;
+      clearInterval(watchdog);
+      await Promise.all(
+        [pub, sub].map(async (client) => {
+          if (client.status === 'ready') {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([
+              client.quit().catch(() => {}),
+              new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+            ]);
+            clearTimeout(timer);
+          }
+          client.disconnect();
+        }),
+      );
+      update();
+    },
+  };
+}
