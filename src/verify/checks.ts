@@ -4,6 +4,7 @@ import { redisPassword } from '../roles/redis/index.js';
 import { redisPaths } from '../roles/redis/paths.js';
 import { BackplaneTap, subscribedServers, type BackplaneMessage } from './backplane.js';
 import { ChatClient } from './chat-client.js';
+import type { BrowserReport } from './browser.js';
 import { measureDelivery, type DeliveryReport } from './delivery.js';
 import { httpGet } from './http.js';
 import { pingRedis, withRedis } from './redis-probe.js';
@@ -28,6 +29,7 @@ export interface VerifyReport {
   checks: CheckResult[];
   delivery?: DeliveryReport;
   backplane?: { broadcasts: number; origins: string[]; serversSubscribed: number; sample?: BackplaneMessage };
+  browser?: BrowserReport;
   durationMs: number;
 }
 

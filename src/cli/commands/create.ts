@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { Reporter } from '../reporter.js';
-import { runSteps } from '../../engine/runner.js';
+import { runSteps, type RunResult } from '../../engine/runner.js';
 import { printJson } from '../output.js';
 import { printStatus } from './status.js';
 
@@ -26,12 +26,12 @@ export function registerCreate(program: Command): void {
 }
 
 /** Preflight, then every create step; shared by `create` and `up`. */
-export async function createLab(lab: Lab, reporter: Reporter): Promise<void> {
+export async function createLab(lab: Lab, reporter: Reporter): Promise<RunResult> {
   await lab.provider.preflight(lab);
   lab.store.init(lab.provider.name, { file: lab.spec.file, hash: lab.spec.hash });
   reporter.phase(`create ${lab.spec.name} (${lab.provider.name})`);
   try {
-    await runSteps(lab.provider.createSteps(lab), { store: lab.store, onEvent: (e) => reporter.step(e) });
+    return await runSteps(lab.provider.createSteps(lab), { store: lab.store, onEvent: (e) => reporter.step(e) });
   } finally {
     reporter.summary();
   }

@@ -4,11 +4,13 @@ import { registerPlan } from './plan.js';
 import { registerCreate } from './create.js';
 import { registerDeploy } from './deploy.js';
 import { registerVerify } from './verify.js';
+import { registerUp } from './up.js';
 import { registerStatus } from './status.js';
 import { registerSsh } from './ssh.js';
 import { registerTeardown } from './teardown.js';
 
 export function registerCommands(program: Command): void {
+  registerUp(program);
   registerCreate(program);
   registerDeploy(program);
   registerVerify(program);

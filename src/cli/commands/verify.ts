@@ -5,10 +5,13 @@ import { UsageError } from '../../util/errors.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { print, printJson } from '../output.js';
 import { Reporter, table } from '../reporter.js';
+import { chromiumPath } from '../../verify/browser.js';
+import { runBrowserCheck } from './verify-browser.js';
 
 export interface VerifyCliOptions {
   clients: number;
   messages: number;
+  browser?: boolean;
 }
 
 export function positiveInt(max: number) {
@@ -25,17 +28,29 @@ export function registerVerify(program: Command): void {
     .description('prove the lab works: Redis auth and build, each web node, cross-node delivery with latency, the backplane')
     .option('--clients <n>', 'chat clients per web node', positiveInt(200), 2)
     .option('--messages <n>', 'messages each client sends', positiveInt(10000), 50)
+    .option('--browser', 'also open one Chromium window per web node and exchange messages between them')
     .addHelpText(
       'after',
-      '\nExit code 0 only when every check passes.\n\nExamples:\n  labctl verify\n  labctl verify --clients 5 --messages 200 --json',
+      '\nExit code 0 only when every check passes.\n\nExamples:\n  labctl verify\n  labctl verify --clients 5 --messages 200 --json\n  labctl verify --browser',
     )
     .action(async (opts: VerifyCliOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      if (opts.browser) chromiumPath(); // a missing browser is a usage problem: say so before any work
       const lab = openLab(g, 'verify', { lock: false });
       try {
-        const report = await runVerify(lab, new Reporter(g), opts);
+        const reporter = new Reporter(g);
+        const report = await runVerify(lab, reporter, opts);
+        if (opts.browser) {
+          const browser = await runBrowserCheck(lab, reporter);
+          report.browser = browser;
+          report.checks.push({ name: 'two browser windows see each other\'s messages', ok: browser.ok, reason: browser.reason, node: browser.node });
+          report.ok = report.ok && browser.ok;
+        }
         if (g.json) printJson(report);
-        else printVerify(report);
+        else {
+          printVerify(report);
+          if (report.browser?.screenshots.length) print(`screenshots:\n${report.browser.screenshots.map((s) => `  ${s}`).join('\n')}`);
+        }
         process.exitCode = report.ok ? 0 : 1;
       } finally {
         await lab.close();

@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { webMachines } from '../../spec/types.js';
+import { openLab, type GlobalOptions } from '../context.js';
+import { print, printJson } from '../output.js';
+import { formatMs, Reporter } from '../reporter.js';
+import { createLab } from './create.js';
+import { deployLab } from './deploy.js';
+import { positiveInt, printVerify, runVerify, type VerifyCliOptions } from './verify.js';
+import { runBrowserCheck } from './verify-browser.js';
+import { chromiumPath } from '../../verify/browser.js';
+
+interface UpOptions extends VerifyCliOptions {
+  redisTarball?: string;
+  browser?: boolean;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('create + deploy + verify, with progress; on a lab that is already up it only verifies')
+    .option('--clients <n>', 'chat clients per web node for verify', positiveInt(200), 2)
+    .option('--messages <n>', 'messages each verify client sends', positiveInt(10000), 50)
+    .option('--browser', 'also run the two-browser-window check in Chromium')
+    .option('--redis-tarball <file>', 'build Redis from this local source tarball')
+    .addHelpText('after', '\nExamples:\n  sudo labctl up\n  sudo labctl up --browser --json')
+    .action(async (opts: UpOptions, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      if (opts.browser) chromiumPath();
+      const reporter = new Reporter(g);
+      const lab = openLab(g, 'up');
+      const phases: Record<string, number> = {};
+      const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+        const t0 = Date.now();
+        try {
+          return await fn();
+        } finally {
+          phases[name] = Date.now() - t0;
+        }
+      };
+      try {
+        const created = await timed('create', () => createLab(lab, reporter));
+        const deployed = await timed('deploy', () => deployLab(lab, reporter, opts));
+        const alreadyUp = created.applied.length === 0 && deployed.applied.length === 0;
+        if (alreadyUp) reporter.info(`lab ${lab.spec.name} is already up: verifying only`);
+        const report = await timed('verify', () => runVerify(lab, reporter, opts));
+        const browser = opts.browser ? await timed('browser', () => runBrowserCheck(lab, reporter)) : undefined;
+        if (browser) report.browser = browser;
+        const ok = report.ok && (browser?.ok ?? true);
+        if (g.json) {
+          printJson({ ok, lab: lab.spec.name, provider: lab.provider.name, alreadyUp, phasesMs: phases, redisSource: deployed.redisSource, verify: report });
+        } else {
+          printVerify(report);
+          if (browser) print(`browser check: ${browser.ok ? 'pass' : 'FAIL'}: ${browser.reason}${browser.screenshots.length ? `\n  screenshots: ${browser.screenshots.join(', ')}` : ''}`);
+          print('');
+          print(`phases: ${Object.entries(phases).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ')}`);
+          if (ok) {
+            print(`The lab is up. Open each chat server in its own browser window:`);
+            for (const m of webMachines(lab.spec)) print(`  http://${m.ip}${lab.spec.app.port === 80 ? '' : `:${lab.spec.app.port}`}/   (${m.name})`);
+            print('Watch the backplane: labctl watch   ·   Redis: labctl redis-cli   ·   Remove it all: labctl teardown');
+          }
+        }
+        process.exitCode = ok ? 0 : 1;
+      } finally {
+        await lab.close();
+      }
+    });
+}
