@@ -71,8 +71,10 @@ function showNotice(text: string): void {
 }
 
 socket.on('connect', () => {
-  setConnection('connected');
-  if (myName !== undefined) rejoin(myName);
+  // After a reconnect the page reads "connected" only once the name is accepted again, so that
+  // whenever it says connected, a message typed now is sent.
+  if (myName === undefined) setConnection('connected');
+  else rejoin(myName);
 });
 
 socket.on('disconnect', () => {
@@ -149,6 +151,8 @@ ui.joinForm.addEventListener('submit', (event) => {
 
 function rejoin(name: string): void {
   socket.timeout(ACK_TIMEOUT_MS).emit('join', name, (err: Error | null, result: JoinAck) => {
+    if (!socket.connected) return; // dropped again meanwhile; the next connect retries
+    setConnection('connected');
     if (err || !result.ok) {
       showNotice('Reconnected, but the server did not accept your name again. Reload the page to rejoin.');
       return;
