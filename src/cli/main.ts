@@ -20,6 +20,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--home <dir>', 'where labs keep their state').env('LABCTL_HOME').default(undefined, '~/.labctl'))
     .option('--json', 'print only JSON on stdout')
     .option('--verbose', 'show every step and its detail lines')
+    // lets `labctl redis-cli INFO server` and `labctl ssh web1 -- ls -l` pass their options through
+    .enablePositionalOptions()
     .showHelpAfterError('(run labctl --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride()

@@ -5,6 +5,8 @@ import { registerCreate } from './create.js';
 import { registerDeploy } from './deploy.js';
 import { registerVerify } from './verify.js';
 import { registerUp } from './up.js';
+import { registerWatch } from './watch.js';
+import { registerRedisCli } from './redis-cli.js';
 import { registerStatus } from './status.js';
 import { registerSsh } from './ssh.js';
 import { registerTeardown } from './teardown.js';
@@ -17,6 +19,8 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerPlan(program);
   registerValidate(program);
+  registerWatch(program);
+  registerRedisCli(program);
   registerSsh(program);
   registerTeardown(program);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../util/errors.js';
 import { SshTransport } from '../../transports/ssh.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
-import { streamCommand } from '../stream.js';
+import { runInteractive, streamCommand } from '../stream.js';
 
 export function registerSsh(program: Command): void {
   program
@@ -16,8 +16,9 @@ export function registerSsh(program: Command): void {
       const lab = openLab(g, 'ssh', { lock: false });
       const t = await connectMachine(lab, machine);
       try {
-        if (command.length > 0) process.exitCode = await streamCommand(t, command.join(' '));
-        else process.exitCode = await interactiveShell(t);
+        if (command.length > 0) process.exitCode = await streamCommand(t, command.join(' '), !process.stdin.isTTY);
+        else if (!process.stdin.isTTY) throw new UsageError('an interactive shell needs a terminal; give a command after --');
+        else process.exitCode = await runInteractive(t, undefined);
       } finally {
         await t.close();
       }
@@ -34,29 +35,4 @@ export async function connectMachine(lab: Lab, name: string): Promise<SshTranspo
   const t = await lab.provider.access({ ...lab, connections: undefined }, m).connect();
   if (!(t instanceof SshTransport)) throw new UsageError(`${name} is reached through PowerShell Direct, not SSH`);
   return t;
-}
-
-async function interactiveShell(t: SshTransport): Promise<number> {
-  if (!process.stdin.isTTY) throw new UsageError('an interactive shell needs a terminal; give a command after --');
-  const stream = await t.interactive(undefined, {
-    rows: process.stdout.rows ?? 24,
-    cols: process.stdout.columns ?? 80,
-    term: process.env.TERM ?? 'xterm-256color',
-  });
-  process.stdin.setRawMode(true);
-  process.stdin.resume();
-  process.stdin.pipe(stream);
-  stream.pipe(process.stdout);
-  stream.stderr.pipe(process.stderr);
-  const onResize = () => stream.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
-  process.stdout.on('resize', onResize);
-  return new Promise((resolve) => {
-    stream.on('close', (code: number | null) => {
-      process.stdout.off('resize', onResize);
-      process.stdin.unpipe(stream);
-      process.stdin.setRawMode(false);
-      process.stdin.pause();
-      resolve(code ?? 0);
-    });
-  });
 }

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { redisMachine } from '../../spec/types.js';
+import { redisPassword, REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
+import { BackplaneTap, type BackplaneMessage } from '../../verify/backplane.js';
+import { OperationError, UsageError } from '../../util/errors.js';
+import { openLab, type GlobalOptions } from '../context.js';
+import { positiveInt } from './verify.js';
+
+interface WatchOptions {
+  count?: number;
+  for?: number;
+}
+
+export function registerWatch(program: Command): void {
+  program
+    .command('watch')
+    .description('show the backplane traffic: every message the servers publish to Redis, decoded (the seed\'s redis-cli step)')
+    .option('--count <n>', 'stop after this many messages', positiveInt(1_000_000))
+    .option('--for <seconds>', 'stop after this many seconds', positiveInt(86_400))
+    .addHelpText(
+      'after',
+      '\nCtrl-C ends it. With --json, one JSON object per line.\n\nExamples:\n  labctl watch\n  labctl watch --count 10 --json',
+    )
+    .action(async (opts: WatchOptions, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const lab = openLab(g, 'watch', { lock: false });
+      const redis = redisMachine(lab.spec);
+      if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new UsageError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
+      await lab.provider.access(lab, redis).guardRoute?.();
+      const tap = new BackplaneTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel);
+      let seen = 0;
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          clearTimeout(timer);
+          tap.stop().then(resolve, reject);
+        };
+        const timer = opts.for ? setTimeout(stop, opts.for * 1000) : undefined;
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        tap.onMessage((m) => {
+          if (g.json) process.stdout.write(JSON.stringify(m) + '\n');
+          else process.stdout.write(formatMessage(m) + '\n');
+          if (opts.count && ++seen >= opts.count) stop();
+        });
+        tap
+          .start()
+          .then(() => {
+            if (!g.json) process.stderr.write(`watching ${lab.spec.redis.channel}#*, -request#*, -response#* on ${redis.name} (${redis.ip}:${lab.spec.redis.port}); Ctrl-C to stop\n`);
+          })
+          .catch((err: Error) => {
+            clearTimeout(timer);
+            reject(new OperationError(`cannot subscribe on ${redis.name}: ${err.message}`));
+          });
+      });
+    });
+}
+
+export function formatMessage(m: BackplaneMessage): string {
+  const time = m.at.toISOString().slice(11, 23);
+  const from = m.origin ?? (m.serverUid ? `server ${m.serverUid}` : '?');
+  let what: string;
+  if (m.event === 'chat' && m.payload && typeof m.payload === 'object') {
+    const p = m.payload as { name?: string; text?: string };
+    what = `chat  ${p.name ?? '?'}: ${short(String(p.text ?? ''))}`;
+  } else if (m.event) what = `${m.event}  ${short(JSON.stringify(m.payload))}`;
+  else what = `${m.kind}  ${short(JSON.stringify(m.payload))}`;
+  return `${time}  ${m.channel}  ${from}  ${what}`;
+}
+
+function short(text: string, max = 80): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
