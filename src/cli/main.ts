@@ -12,14 +12,20 @@ Examples:
   labctl ssh web1 -- ss -tlnp         run a command on a machine
   labctl teardown --yes               remove everything the lab created`;
 
+function globalOptions(): Option[] {
+  return [
+    new Option('--spec <file>', 'lab spec (default: ./labctl.yaml if present, else the packaged vm-specs/signalr-redis.yaml)'),
+    new Option('--provider <name>', 'netns (Linux namespaces) or hyperv (Windows Hyper-V); default: the spec\'s, else by OS').choices(['netns', 'hyperv']),
+    new Option('--home <dir>', 'where labs keep their state').env('LABCTL_HOME').default(undefined, '~/.labctl'),
+    new Option('--json', 'print only JSON on stdout'),
+    new Option('--verbose', 'show every step and its detail lines'),
+  ];
+}
+
 export function buildProgram(): Command {
-  const program = new Command('labctl')
-    .description('Build, deploy, prove and remove a SignalR-style scaleout-with-Redis lab.')
-    .addOption(new Option('--spec <file>', 'lab spec (default: ./labctl.yaml if present, else the packaged vm-specs/signalr-redis.yaml)'))
-    .addOption(new Option('--provider <name>', 'netns (Linux namespaces) or hyperv (Windows Hyper-V); default: the spec\'s, else by OS').choices(['netns', 'hyperv']))
-    .addOption(new Option('--home <dir>', 'where labs keep their state').env('LABCTL_HOME').default(undefined, '~/.labctl'))
-    .option('--json', 'print only JSON on stdout')
-    .option('--verbose', 'show every step and its detail lines')
+  const program = new Command('labctl').description('Build, deploy, prove and remove a SignalR-style scaleout-with-Redis lab.');
+  for (const option of globalOptions()) program.addOption(option);
+  program
     // lets `labctl redis-cli INFO server` and `labctl ssh web1 -- ls -l` pass their options through
     .enablePositionalOptions()
     .showHelpAfterError('(run labctl --help for usage)')
@@ -27,7 +33,24 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerCommands(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    // With positional options an option after the command name belongs to the command, so
+    // every command that does not pass its options through also takes the global ones:
+    // `labctl status --json` works as well as `labctl --json status`.
+    if (!(cmd as unknown as { _passThroughOptions?: boolean })._passThroughOptions) {
+      for (const option of globalOptions()) cmd.addOption(option);
+    }
+  }
+  // optsWithGlobals() lets the program's values win (e.g. --home from LABCTL_HOME): carry the
+  // ones given on the command line after the command name up to the program
+  program.hook('preAction', (_program, action) => {
+    if (action === program) return;
+    for (const option of globalOptions()) {
+      const key = option.attributeName();
+      if (action.getOptionValueSource(key) === 'cli') program.setOptionValueWithSource(key, action.getOptionValue(key), 'cli');
+    }
+  });
   return program;
 }
 
