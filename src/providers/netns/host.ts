@@ -13,6 +13,21 @@ export async function linkExists(name: string): Promise<boolean> {
   return r.code === 0;
 }
 
+/** A link's state (in namespace `ns` when given), or undefined when there is no such link. */
+export async function linkState(name: string, ns?: string): Promise<{ up: boolean; master?: string } | undefined> {
+  const r = await runHost('ip', [...(ns ? ['-n', ns] : []), '-j', 'link', 'show', 'dev', name], { allowFail: true });
+  if (r.code !== 0 || !r.stdout.trim()) return undefined;
+  const link = (JSON.parse(r.stdout) as { flags?: string[]; master?: string }[])[0];
+  return link && { up: (link.flags ?? []).includes('UP'), master: link.master };
+}
+
+/** The gateway of the default route in namespace `ns`, if it has one. */
+export async function defaultGateway(ns: string): Promise<string | undefined> {
+  const r = await runHost('ip', ['-n', ns, '-j', '-4', 'route', 'show', 'default'], { allowFail: true });
+  if (r.code !== 0 || !r.stdout.trim()) return undefined;
+  return (JSON.parse(r.stdout) as { gateway?: string }[])[0]?.gateway;
+}
+
 export async function listNamespaces(): Promise<string[]> {
   const r = await runHost('ip', ['-j', 'netns', 'list'], { allowFail: true });
   if (r.code !== 0 || !r.stdout.trim()) return [];

@@ -6,10 +6,10 @@ import { OperationError } from '../../util/errors.js';
 import { runHost } from '../../util/exec.js';
 import { renderTemplate } from '../../util/template.js';
 import { sleep } from '../../util/time.js';
-import { ensureLabClientKey, hostKeyFact } from '../lab-keys.js';
+import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
 import type { LabContext } from '../provider.js';
 import { generateSshKeyPair } from '../../transports/ssh.js';
-import { addressesOf, isAlive, linkExists, namespaceExists, processInNamespace, readPid } from './host.js';
+import { addressesOf, defaultGateway, isAlive, linkExists, linkState, namespaceExists, processInNamespace, readPid } from './host.js';
 import { machineLayout } from './layout.js';
 import { bridgeName, GUEST_IFACE, namespaceName, peerTempName, vethName } from './names.js';
 import { SSHD } from './preflight.js';
@@ -24,7 +24,7 @@ export function netnsCreateSteps(lab: LabContext): Step[] {
     {
       id: 'lab:ssh-key',
       title: 'lab SSH key',
-      check: async () => store.secrets.has('ssh_client_ed25519'),
+      check: async () => labClientKeyExists(store),
       apply: async () => {
         ensureLabClientKey(store);
       },
@@ -32,7 +32,9 @@ export function netnsCreateSteps(lab: LabContext): Step[] {
     {
       id: 'net:bridge',
       title: `bridge ${bridge} with gateway ${spec.network.gateway}${cidrSuffix}`,
-      check: async () => (await bridgeAddresses(bridge)).includes(`${spec.network.gateway}${cidrSuffix}`),
+      // a create killed between the commands of apply leaves a bridge without its address or down
+      check: async () =>
+        (await bridgeAddresses(bridge)).includes(`${spec.network.gateway}${cidrSuffix}`) && Boolean((await linkState(bridge))?.up),
       apply: async (ctx) => {
         ctx.record({ kind: 'bridge', id: bridge });
         if (!(await linkExists(bridge))) await runHost('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -53,6 +55,9 @@ async function bridgeAddresses(bridge: string): Promise<string[]> {
   return (data[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
 }
 
+/** the folders of a machine's "disk" */
+const MACHINE_DIRS = ['etc/ssh', 'run', 'var/log', 'tmp', 'root'];
+
 function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
   const { spec, store } = lab;
   const ns = namespaceName(spec.name, m.name);
@@ -67,10 +72,10 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
       id: id('netns'),
       title: `${m.name}: network namespace ${ns}`,
       machine: m.name,
-      check: async () => namespaceExists(ns),
+      check: async () => namespaceExists(ns) && Boolean((await linkState('lo', ns))?.up),
       apply: async (ctx) => {
         ctx.record({ kind: 'netns', id: ns, machine: m.name });
-        await runHost('ip', ['netns', 'add', ns]);
+        if (!namespaceExists(ns)) await runHost('ip', ['netns', 'add', ns]);
         await runHost('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       },
     },
@@ -79,7 +84,22 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
       title: `${m.name}: ${GUEST_IFACE} ${address} on ${bridgeName(spec.name)}`,
       machine: m.name,
       deps: ['net:bridge', id('netns')],
-      check: async () => (await addressesOf(ns, GUEST_IFACE)).includes(address) && (await linkExists(veth)),
+      // every part of apply, so that a pair left half-made by an interrupted run is made again
+      check: async () => {
+        const [addresses, guest, host, gateway] = await Promise.all([
+          addressesOf(ns, GUEST_IFACE),
+          linkState(GUEST_IFACE, ns),
+          linkState(veth),
+          spec.network.nat ? defaultGateway(ns) : Promise.resolve(undefined),
+        ]);
+        return (
+          addresses.includes(address) &&
+          Boolean(guest?.up) &&
+          Boolean(host?.up) &&
+          host?.master === bridgeName(spec.name) &&
+          (!spec.network.nat || gateway === spec.network.gateway)
+        );
+      },
       apply: async (ctx) => {
         ctx.record({ kind: 'veth', id: veth, machine: m.name });
         // a half-made pair from an interrupted run is replaced, not patched
@@ -99,10 +119,10 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
       id: id('disk'),
       title: `${m.name}: machine folder`,
       machine: m.name,
-      check: async () => existsSync(files.sshDir),
+      check: async () => MACHINE_DIRS.every((d) => existsSync(path.join(files.root, d))),
       apply: async (ctx) => {
         ctx.record({ kind: 'dir', id: files.root, machine: m.name });
-        for (const d of ['etc/ssh', 'run', 'var/log', 'tmp', 'root']) mkdirSync(path.join(files.root, d), { recursive: true, mode: 0o755 });
+        for (const d of MACHINE_DIRS) mkdirSync(path.join(files.root, d), { recursive: true, mode: 0o755 });
       },
     },
     {
