@@ -1,7 +1,7 @@
 import ora, { type Ora } from 'ora';
 import type { RunEvent } from '../engine/runner.js';
 import type { TeardownEvent } from '../engine/teardown.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, LabctlError } from '../util/errors.js';
 
 export interface ReporterOptions {
   json?: boolean;
@@ -70,8 +70,11 @@ export class Reporter {
         break;
       case 'fail':
         this.running.delete(step.id);
-        this.line(`  ✗ ${step.title}: ${errorMessage(event.error)}`);
-        for (const l of event.log.slice(-15)) this.line(`      ${l}`);
+        this.line(`  ✗ ${step.title}`);
+        // an error with details (a build log tail, say) says it better than the step's raw log
+        if (!(event.error instanceof LabctlError && event.error.details.length > 0)) {
+          for (const l of event.log.slice(-15)) this.line(`      ${l}`);
+        }
         break;
     }
     this.refresh();

@@ -27,8 +27,15 @@ export function publicKeyBlob(publicKey: string): Buffer {
 
 /** A new ed25519 key pair in OpenSSH formats (private key for sshd or the client, public line). */
 export function generateSshKeyPair(comment: string): { privateKey: string; publicKey: string } {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+  // ssh2's generator now and then (about 1 in 300) writes a private key it cannot parse
+  // back: keep only a pair that both halves of it read
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) {
+      return { privateKey: pair.private, publicKey: pair.public };
+    }
+  }
+  throw new Error('could not generate a readable ed25519 key pair');
 }
 
 export class SshTransport implements Transport {

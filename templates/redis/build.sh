@@ -38,8 +38,9 @@ build="$work/build"
 rm -rf "$build"
 mkdir -p "$build"
 if ! tar -xzf "$tarball" -C "$build" --strip-components=1 2>"$work/tar.err"; then
-  rm -rf "$build" "$tarball"
-  echo "not a valid source tarball: $(tail -n 1 "$work/tar.err")" >&2
+  why=$(tail -n 1 "$work/tar.err")
+  rm -rf "$build" "$tarball" "$work/tar.err"
+  echo "not a valid source tarball: $why" >&2
   exit 4
 fi
 rm -f "$work/tar.err"
@@ -50,6 +51,7 @@ echo "labctl: make -j$jobs in $build" >"$log"
 # tee shows progress; the status file keeps make's exit code, which a pipe would lose
 { make -C "$build" -j"$jobs" 2>&1; echo $? >"$work/make.status"; } | tee -a "$log"
 if [ "$(cat "$work/make.status")" != 0 ]; then
+  rm -rf "$build" "$tarball" "$work/make.status"
   echo "make failed" >&2
   exit 5
 fi
