@@ -42,7 +42,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns something other than undefined/false, or fails naming `what`. */
+/** Thrown from a `waitUntil` check when waiting longer cannot help (the process is gone). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `check` until it returns something other than undefined/false, or fails naming `what`.
+ * Other errors from `check` count as "not yet" (a server still starting refuses connections).
+ */
 export async function waitUntil<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -55,6 +61,7 @@ export async function waitUntil<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
@@ -95,7 +102,9 @@ class Managed {
         this.exit = { code, signal };
         resolve(this.exit);
       });
-      proc.once('error', () => {
+      proc.once('error', (err) => {
+        // e.g. spawn redis-server ENOENT: the package is not installed
+        this.stderr += `${err.message}\n`;
         this.exit ??= { code: null, signal: null };
         resolve(this.exit);
       });
@@ -113,7 +122,7 @@ class Managed {
       () => {
         if (this.stdout.includes(text)) return true;
         if (!this.running) {
-          throw new Error(`${label} exited (${JSON.stringify(this.exit)}): ${this.stderr || this.stdout}`);
+          throw new GiveUp(`${label} exited (${JSON.stringify(this.exit)}): ${this.stderr || this.stdout}`);
         }
         return false;
       },
