@@ -177,7 +177,11 @@ export class AppProcess extends Managed {
 }
 
 export class Harness {
-  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-app-test-'));
+  private tempDir: string | undefined;
+  // Made on first use: a suite that is skipped or filtered out never runs its `after` to remove it.
+  get dir(): string {
+    return (this.tempDir ??= mkdtempSync(path.join(os.tmpdir(), 'labctl-app-test-')));
+  }
   private readonly processes = new Set<Managed>();
   private readonly clients = new Set<TestClient>();
 
@@ -257,7 +261,7 @@ export class Harness {
   async cleanup(): Promise<void> {
     for (const client of this.clients) client.close();
     await Promise.allSettled([...this.processes].map((p) => p.stop('SIGKILL')));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.tempDir !== undefined) rmSync(this.tempDir, { recursive: true, force: true });
   }
 }
 
