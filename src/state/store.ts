@@ -41,6 +41,8 @@ export interface LabPaths {
   lock: string;
   secrets: string;
   machines: string;
+  /** written by verify --browser */
+  screenshots: string;
 }
 
 export function labPaths(home: string, lab: string): LabPaths {
@@ -51,6 +53,7 @@ export function labPaths(home: string, lab: string): LabPaths {
     lock: path.join(dir, 'lock'),
     secrets: path.join(dir, 'secrets'),
     machines: path.join(dir, 'machines'),
+    screenshots: path.join(dir, 'screenshots'),
   };
 }
 
@@ -184,9 +187,10 @@ export class LabStore {
     return path.join(this.paths.machines, machine);
   }
 
-  /** Removes the state file, secrets and every machine folder; the last step of teardown. */
+  /** Removes the state file, secrets, screenshots and every machine folder; the last step of teardown. */
   destroy(): void {
     rmSync(this.paths.machines, { recursive: true, force: true });
+    rmSync(this.paths.screenshots, { recursive: true, force: true });
     rmSync(this.paths.secrets, { recursive: true, force: true });
     rmSync(this.paths.state, { force: true });
     // temporary files of writes cut short by a crash or a kill (see writeFileAtomic)

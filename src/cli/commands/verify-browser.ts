@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { webMachines } from '../../spec/types.js';
 import { browserCheck, type BrowserReport } from '../../verify/browser.js';
 import type { Lab } from '../context.js';
@@ -9,5 +8,5 @@ export async function runBrowserCheck(lab: Lab, reporter: Reporter): Promise<Bro
   const nodes = webMachines(lab.spec).map((m) => ({ name: m.name, url: `http://${m.ip}:${lab.spec.app.port}/` }));
   for (const m of webMachines(lab.spec)) await lab.provider.access(lab, m).guardRoute?.();
   reporter.info('  browser: one Chromium window per web node');
-  return browserCheck(nodes, path.join(lab.store.paths.dir, 'screenshots'));
+  return browserCheck(nodes, lab.store.paths.screenshots);
 }
