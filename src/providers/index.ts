@@ -1,12 +1,11 @@
 import type { ProviderName } from '../spec/types.js';
 import type { Provider } from './provider.js';
+import { HypervProvider } from './hyperv/index.js';
 import { NetnsProvider } from './netns/index.js';
 
 const factories: Record<ProviderName, () => Provider> = {
   netns: () => new NetnsProvider(),
-  hyperv: () => {
-    throw new Error('the hyperv provider is registered in providers/index.ts once it exists');
-  },
+  hyperv: () => new HypervProvider(),
 };
 
 export function providerFor(name: ProviderName): Provider {

@@ -35,9 +35,12 @@ const hyperv = z.strictObject({
   windowsIso: z.string().min(1).optional(),
   windowsImageIndex: z.int().min(1).max(32).default(2),
   vmPath: z.string().min(1).optional(),
+  /** where base disks built from windowsIso are kept between labs (default: <vmPath>\_cache) */
+  imageCache: z.string().min(1).optional(),
   switch: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/, { error: 'must be 1-63 letters, digits, spaces, dots, dashes or underscores' }).optional(),
   timeZone: z.string().min(1).default('UTC'),
-  dns: z.array(z.string()).optional(),
+  /** DNS servers for the VMs (default: the host's own IPv4 DNS servers, read at create) */
+  dns: z.array(z.string()).min(1).optional(),
   timeouts: z
     .strictObject({
       install: duration.default('45m'),

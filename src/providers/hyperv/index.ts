@@ -1,0 +1,156 @@
+import type { Step } from '../../engine/step.js';
+import type { TeardownPlan } from '../../engine/teardown.js';
+import type { LabSpec, MachineSpec } from '../../spec/types.js';
+import { nodePowerShellRunner, type PowerShellRunner } from '../../transports/powershell.js';
+import { SshTransport } from '../../transports/ssh.js';
+import { OperationError, errorMessage } from '../../util/errors.js';
+import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
+import type { LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import { UBUNTU_USER, hypervConfig } from './config.js';
+import { pipeConsoleTap, type ConsoleTap, type ConsoleTapFactory } from './console.js';
+import { getVm, invoke, type HypervEnv, type SshProbeResult } from './env.js';
+import { hypervPreflight } from './preflight.js';
+import { call } from './scripts.js';
+import { labSteps } from './steps-lab.js';
+import { ubuntuSteps } from './steps-ubuntu.js';
+import { windowsSteps } from './steps-windows.js';
+import { hypervLeftovers, hypervTeardownPlan } from './teardown.js';
+import { validateHyperv } from './validate.js';
+import { realClock, type Clock } from './wait.js';
+
+export interface HypervDeps {
+  /** the PowerShell runner; default: a node-powershell session on Windows, none elsewhere */
+  runner?: PowerShellRunner;
+  clock?: Clock;
+  pollMs?: Partial<HypervEnv['pollMs']>;
+  sshProbe?: (lab: LabContext, m: MachineSpec, timeoutMs: number) => Promise<SshProbeResult>;
+  consoleTap?: ConsoleTapFactory;
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * Hyper-V on a Windows host. Every host operation is a script under templates/hyperv run
+ * through one PowerShell session; on another OS there is no session and the provider can
+ * still validate a spec and plan (steps without live checks).
+ */
+export class HypervProvider implements Provider {
+  readonly name = 'hyperv' as const;
+  private runnerInstance: PowerShellRunner | undefined;
+  private readonly taps = new Map<string, ConsoleTap>();
+
+  constructor(private readonly deps: HypervDeps = {}) {}
+
+  private runner(): PowerShellRunner | undefined {
+    if (this.deps.runner) return this.deps.runner;
+    if ((this.deps.platform ?? process.platform) !== 'win32') return undefined;
+    this.runnerInstance ??= nodePowerShellRunner();
+    return this.runnerInstance;
+  }
+
+  env(lab: LabContext): HypervEnv {
+    return {
+      lab,
+      cfg: hypervConfig(lab.spec),
+      runner: this.runner(),
+      clock: this.deps.clock ?? realClock,
+      pollMs: { install: 15_000, boot: 5_000, ready: 5_000, ...this.deps.pollMs },
+      sshProbe: (m, timeoutMs) => (this.deps.sshProbe ?? probeSsh)(lab, m, timeoutMs),
+      consoleTap: this.deps.consoleTap ?? pipeConsoleTap,
+      taps: this.taps,
+    };
+  }
+
+  validate(spec: LabSpec) {
+    return validateHyperv(spec);
+  }
+
+  preflight(lab: LabContext): Promise<void> {
+    return hypervPreflight(this.env(lab));
+  }
+
+  createSteps(lab: LabContext): Step[] {
+    const env = this.env(lab);
+    const steps = labSteps(env);
+    for (const m of lab.spec.machines) steps.push(...(m.os === 'ubuntu' ? ubuntuSteps(env, m) : windowsSteps(env, m)));
+    return steps;
+  }
+
+  async status(lab: LabContext): Promise<MachineStatus[]> {
+    const env = this.env(lab);
+    return Promise.all(
+      lab.spec.machines.map(async (m): Promise<MachineStatus> => {
+        const base = { name: m.name, role: m.role, os: m.os, address: m.ip };
+        if (!env.runner) return { ...base, state: 'missing', detail: 'unknown: Hyper-V is only reachable from its Windows host' };
+        try {
+          const vm = await getVm(env, m);
+          if (!vm.exists) return { ...base, state: 'missing' };
+          const state = vm.state === 'Running' ? 'running' : 'stopped';
+          return { ...base, state, detail: `${vm.state}, heartbeat ${vm.heartbeat || 'unknown'}` };
+        } catch (err) {
+          return { ...base, state: 'missing', detail: `cannot ask Hyper-V: ${errorMessage(err)}` };
+        }
+      }),
+    );
+  }
+
+  access(lab: LabContext, machine: MachineSpec): MachineAccess {
+    if (machine.os === 'windows') {
+      throw new OperationError(`${machine.name} runs Windows: labctl reaches it through PowerShell Direct (the hyperv web role), not SSH`);
+    }
+    const env = this.env(lab);
+    return {
+      machine,
+      connect: () => connectUbuntu(lab, machine),
+      root: '',
+      nodeBinary: '/usr/bin/node',
+      services: 'systemd',
+      firewall: 'ufw',
+      offline: false,
+      standIn: false,
+      asRoot: (command) => `sudo -n ${command}`,
+      guardRoute: async () => {
+        const r = await invoke<{ viaLab: boolean; alias: string }>(env, call.findRoute(env.cfg, machine.ip));
+        if (!r.viaLab) {
+          throw new OperationError(`${machine.ip} is not reached through the lab switch ${env.cfg.switchName} (the host routes it via ${r.alias || 'nothing'}): is the lab created?`);
+        }
+      },
+    };
+  }
+
+  webSteps(lab: LabContext, machine: MachineSpec, _redisServiceStep: string): Step[] | undefined {
+    if (machine.os !== 'windows') return undefined;
+    void lab;
+    return [];
+  }
+
+  teardownPlan(lab: LabContext): TeardownPlan {
+    return hypervTeardownPlan(this.env(lab));
+  }
+
+  leftovers(lab: LabContext): Promise<string[]> {
+    return hypervLeftovers(this.env(lab));
+  }
+}
+
+async function connectUbuntu(lab: LabContext, m: MachineSpec, timeoutMs = 8000): Promise<SshTransport> {
+  const hostKey = lab.store.fact<string>(hostKeyFact(m.name));
+  if (!hostKey || !labClientKeyExists(lab.store)) throw new OperationError(`${m.name} has no recorded host key: run labctl create first`);
+  return SshTransport.connect(
+    { name: m.name, host: m.ip, username: UBUNTU_USER, privateKey: ensureLabClientKey(lab.store).privateKey, hostKey },
+    timeoutMs,
+  );
+}
+
+async function probeSsh(lab: LabContext, m: MachineSpec, timeoutMs: number): Promise<SshProbeResult> {
+  try {
+    const t = await connectUbuntu(lab, m, timeoutMs);
+    try {
+      await t.run('true', { timeoutMs });
+    } finally {
+      await t.close();
+    }
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: errorMessage(err) };
+  }
+}

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import type { MachineSpec } from '../../spec/types.js';
+import { oneLine, renderTemplate, templatePath } from '../../util/template.js';
+import { buildIso } from './iso9660.js';
+import { macColons } from './names.js';
+
+/**
+ * The NoCloud seed of an Ubuntu VM: autoinstall user-data and meta-data on a disc labelled
+ * CIDATA. The templates are YAML; each value goes in as a JSON string or list, which YAML
+ * parses as a quoted scalar or a flow sequence, so no value can break out of its field.
+ */
+export interface SeedInput {
+  lab: string;
+  machine: MachineSpec;
+  /** 00155DAABBCC */
+  mac: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+  user: string;
+  authorizedKey: string;
+  hostKey: { privateKey: string; publicKey: string };
+}
+
+function yamlValues(values: Record<string, string | string[]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, JSON.stringify(v)]));
+}
+
+export function renderUserData(input: SeedInput): string {
+  return renderTemplate(
+    'hyperv/autoinstall/user-data',
+    yamlValues({
+      lab: input.lab,
+      hostname: input.machine.name,
+      confirmScript: readFileSync(templatePath('hyperv/autoinstall/confirm-autoinstall.py'), 'utf8'),
+      mac: macColons(input.mac),
+      address: `${input.machine.ip}/${input.prefix}`,
+      gateway: input.gateway,
+      dns: input.dns,
+      user: input.user,
+      authorizedKey: input.authorizedKey.trim(),
+      hostKeyPrivate: input.hostKey.privateKey.trimEnd() + '\n',
+      hostKeyPublic: input.hostKey.publicKey.trim(),
+    }),
+    oneLine,
+  );
+}
+
+export function renderMetaData(input: Pick<SeedInput, 'lab' | 'machine'>): string {
+  return renderTemplate(
+    'hyperv/autoinstall/meta-data',
+    yamlValues({ instanceId: `labctl-${input.lab}-${input.machine.name}`, hostname: input.machine.name }),
+    oneLine,
+  );
+}
+
+export function buildSeedIso(input: SeedInput, date?: Date): Buffer {
+  return buildIso(
+    [
+      { name: 'user-data', data: Buffer.from(renderUserData(input), 'utf8') },
+      { name: 'meta-data', data: Buffer.from(renderMetaData(input), 'utf8') },
+    ],
+    { volumeId: 'CIDATA', date },
+  );
+}

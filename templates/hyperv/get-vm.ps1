@@ -1,0 +1,55 @@
+# Everything labctl checks or reports about one VM: state, heartbeat, firmware, drives,
+# adapters, the addresses the guest reports and the host's neighbour entries for its MAC.
+# A check and a diagnosis; changes nothing.
+param(
+  [Parameter(Mandatory = $true)][string]$Name,
+  [string]$MacAddress = ''
+)
+$ErrorActionPreference = 'Stop'
+
+$found = @(Get-VM | Where-Object { $_.Name -eq $Name })
+if ($found.Count -eq 0) { return @{ exists = $false; count = 0 } }
+$vm = $found[0]
+
+$firmware = $null
+if ($vm.Generation -eq 2) {
+  $fw = Get-VMFirmware -VM $vm
+  $first = @($fw.BootOrder) | Select-Object -First 1
+  $firstBoot = $null
+  if ($null -ne $first) {
+    $firstBoot = @{ type = [string]$first.BootType; path = [string]$first.Device.Path; device = [string]$first.Device.GetType().Name }
+  }
+  $firmware = @{ secureBoot = [string]$fw.SecureBoot; template = [string]$fw.SecureBootTemplate; firstBoot = $firstBoot }
+}
+
+$adapters = @(Get-VMNetworkAdapter -VM $vm | ForEach-Object {
+    @{ mac = ([string]$_.MacAddress).ToUpperInvariant(); switch = [string]$_.SwitchName; addresses = @($_.IPAddresses | ForEach-Object { [string]$_ }) }
+  })
+$neighbours = @()
+if ($MacAddress) {
+  $dashed = ($MacAddress.ToUpperInvariant() -split '(..)' | Where-Object { $_ }) -join '-'
+  $neighbours = @(Get-NetNeighbor -LinkLayerAddress $dashed -ErrorAction SilentlyContinue | ForEach-Object { @{ ip = [string]$_.IPAddress; state = [string]$_.State } })
+}
+$com1 = Get-VMComPort -VM $vm -Number 1 -ErrorAction SilentlyContinue
+
+@{
+  exists         = $true
+  count          = $found.Count
+  id             = [string]$vm.Id
+  notes          = [string]$vm.Notes
+  state          = [string]$vm.State
+  status         = [string]$vm.Status
+  heartbeat      = [string]$vm.Heartbeat
+  uptimeSeconds  = [int]$vm.Uptime.TotalSeconds
+  generation     = [int]$vm.Generation
+  processorCount = [int]$vm.ProcessorCount
+  memoryBytes    = [long]$vm.MemoryStartup
+  path           = [string]$vm.Path
+  firmware       = $firmware
+  disks          = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object { [string]$_.Path })
+  dvds           = @(Get-VMDvdDrive -VM $vm | ForEach-Object { [string]$_.Path })
+  adapters       = $adapters
+  neighbours     = $neighbours
+  com1           = $(if ($null -ne $com1) { [string]$com1.Path } else { '' })
+  checkpoints    = @(Get-VMSnapshot -VM $vm -ErrorAction SilentlyContinue).Count
+}
