@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 
 interface LockOwner {
@@ -11,9 +11,12 @@ interface LockOwner {
 export class LabBusyError extends UsageError {}
 
 /**
- * One labctl at a time per lab. The lock is a file created with O_EXCL; a lock whose
- * process is gone (or whose pid now belongs to a different process) is stale and is
- * taken over.
+ * One labctl at a time per lab. The lock is a file holding its owner, created with its whole
+ * content at once (written aside, then hard-linked into place, which fails if the lock exists),
+ * so no one ever reads a half-written lock. A lock whose process is gone (or whose pid now
+ * belongs to a different process) is stale and is taken over: only the process that holds the
+ * takeover marker of the lock may delete a stale lock, so two processes that both find the same
+ * stale lock cannot both end up holding a new one.
  */
 export class LabLock {
   private held = false;
@@ -24,21 +27,20 @@ export class LabLock {
   ) {}
 
   acquire(command = ''): void {
-    const me: LockOwner = { pid: process.pid, started: processStartTime(process.pid), command };
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        writeFileSync(this.file, JSON.stringify(me), { flag: 'wx', mode: 0o600 });
+    const me = JSON.stringify({ pid: process.pid, started: processStartTime(process.pid), command } satisfies LockOwner);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (createWith(this.file, me)) {
         this.held = true;
         return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const owner = readOwner(this.file);
+      const seen = readText(this.file);
+      if (seen === undefined) continue; // released meanwhile
+      const owner = parseOwner(seen);
       if (owner && isAlive(owner)) {
         const what = owner.command ? ` running "${owner.command}"` : '';
         throw new LabBusyError(`lab ${this.labName} is busy (pid ${owner.pid}${what}); wait for it to finish or stop it`);
       }
-      this.takeOverStale(owner);
+      if (!this.removeStale(seen, me)) pause(5); // another process is taking it over: look again shortly
     }
     throw new LabBusyError(`lab ${this.labName} is busy: could not take its lock ${this.file}`);
   }
@@ -47,48 +49,84 @@ export class LabLock {
     if (!this.held) return;
     this.held = false;
     try {
-      const owner = readOwner(this.file);
+      const owner = parseOwner(readText(this.file));
       if (owner?.pid === process.pid) unlinkSync(this.file);
     } catch {
       /* already gone */
     }
   }
 
-  /**
-   * Moves the stale lock aside. If another process replaced it between our read and
-   * the rename, the moved file is not the stale one: put it back and let the next
-   * attempt report that process as the owner.
-   */
-  private takeOverStale(seen: LockOwner | undefined): void {
-    const aside = `${this.file}.stale.${process.pid}`;
-    try {
-      renameSync(this.file, aside);
-    } catch {
-      return; // someone else moved it first
-    }
-    const moved = readOwner(aside);
-    if (seen && moved && (moved.pid !== seen.pid || moved.started !== seen.started) && isAlive(moved)) {
-      try {
-        renameSync(aside, this.file);
-      } catch {
-        /* the next attempt will see whatever is there */
+  /** Deletes the lock if it still reads `seen`, holding the takeover marker; false when another process holds the marker. */
+  private removeStale(seen: string, me: string): boolean {
+    const marker = `${this.file}.takeover`;
+    if (!createWith(marker, me)) {
+      // a marker whose owner died mid-takeover would block every takeover: clear it
+      const text = readText(marker);
+      const owner = parseOwner(text);
+      if (text !== undefined && !(owner && isAlive(owner)) && readText(marker) === text) {
+        try {
+          unlinkSync(marker);
+        } catch {
+          /* someone else cleared it */
+        }
       }
-      return;
+      return false;
     }
     try {
-      unlinkSync(aside);
+      // Under the marker, nobody else deletes the lock, and a new one cannot be created while
+      // this one exists: so if it still reads as the stale lock, it is the stale lock.
+      if (readText(this.file) === seen) unlinkSync(this.file);
+    } catch {
+      /* gone meanwhile */
+    } finally {
+      try {
+        unlinkSync(marker);
+      } catch {
+        /* ignore */
+      }
+    }
+    return true;
+  }
+}
+
+/** Creates `file` holding `text`, all at once; false when it already exists. */
+function createWith(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.new`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    try {
+      unlinkSync(tmp);
     } catch {
       /* ignore */
     }
   }
 }
 
-function readOwner(file: string): LockOwner | undefined {
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readText(file: string): string | undefined {
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as LockOwner;
-    return typeof data.pid === 'number' ? data : undefined;
+    return readFileSync(file, 'utf8');
   } catch {
-    return undefined; // empty or half-written: treated as stale
+    return undefined;
+  }
+}
+
+function parseOwner(text: string | undefined): LockOwner | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const data = JSON.parse(text) as LockOwner;
+    return typeof data?.pid === 'number' ? data : undefined;
+  } catch {
+    return undefined; // empty or garbled: treated as stale
   }
 }
 

@@ -193,10 +193,11 @@ export class LabStore {
     rmSync(this.paths.screenshots, { recursive: true, force: true });
     rmSync(this.paths.secrets, { recursive: true, force: true });
     rmSync(this.paths.state, { force: true });
-    // temporary files of writes cut short by a crash or a kill (see writeFileAtomic)
-    const tmp = /^\.state\.json\.\d+\.tmp$/;
+    // temporary files of writes cut short by a crash or a kill (see writeFileAtomic and LabLock)
+    const tmp = /^(?:\.state\.json\.(\d+)\.tmp|lock(?:\.takeover)?\.(\d+)\.new)$/;
     for (const entry of existsSync(this.paths.dir) ? readdirSync(this.paths.dir) : []) {
-      if (tmp.test(entry)) rmSync(path.join(this.paths.dir, entry), { force: true });
+      const m = tmp.exec(entry);
+      if (m && !processExists(Number(m[1] ?? m[2]))) rmSync(path.join(this.paths.dir, entry), { force: true });
     }
     this.data = undefined;
   }
@@ -221,4 +222,13 @@ export class LabStore {
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
