@@ -19,6 +19,7 @@ export interface CheckResult {
 export interface VerifyOptions {
   clients: number;
   messages: number;
+  rate?: number;
   onProgress?: (text: string) => void;
 }
 
@@ -121,7 +122,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     nodes: webs.map((m) => ({ name: m.name, url: `http://${m.ip}:${spec.app.port}` })),
     clientsPerNode: opts.clients,
     messagesPerClient: opts.messages,
-    ratePerClient: Math.max(1, Math.floor(spec.app.rateLimit.perSecond * 0.8)),
+    ratePerClient: opts.rate ?? Math.max(1, Math.floor(spec.app.rateLimit.perSecond * 0.8)),
     onProgress: opts.onProgress,
   });
   add({ name: 'messages reach every client on every node', ok: delivery.ok, reason: delivery.reason });

@@ -11,6 +11,8 @@ import { runBrowserCheck } from './verify-browser.js';
 export interface VerifyCliOptions {
   clients: number;
   messages: number;
+  /** messages per second each client sends; default 80% of the spec's per-connection limit */
+  rate?: number;
   browser?: boolean;
 }
 
@@ -28,6 +30,7 @@ export function registerVerify(program: Command): void {
     .description('prove the lab works: Redis auth and build, each web node, cross-node delivery with latency, the backplane')
     .option('--clients <n>', 'chat clients per web node', positiveInt(200), 2)
     .option('--messages <n>', 'messages each client sends', positiveInt(10000), 50)
+    .option('--rate <n>', "messages per second each client sends (default: 80% of the spec's app.rateLimit.perSecond)", positiveInt(100000))
     .option('--browser', 'also open one Chromium window per web node and exchange messages between them')
     .addHelpText(
       'after',
