@@ -53,7 +53,10 @@ export class SshTransport implements Transport {
       const client = new Client();
       let hostKeyMismatch = false;
       client.once('ready', () => resolve(new SshTransport(client, target.name)));
-      client.once('error', (err: Error & { level?: string }) => {
+      // `on`, not `once`: ssh2 can report a second error for the same connection (a handshake
+      // timeout, then "Connection lost before handshake" as it closes), and an 'error' event
+      // without a listener would end the process with a stack trace
+      client.on('error', (err: Error & { level?: string }) => {
         client.end();
         if (hostKeyMismatch) {
           reject(
