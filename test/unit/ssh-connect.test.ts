@@ -1,0 +1,56 @@
+/**
+ * SshTransport.connect against loopback servers that misbehave: it must reject with a clear
+ * OperationError, and never let a second error event of the ssh2 client crash the process.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { generateSshKeyPair, SshTransport } from '../../src/transports/ssh.js';
+import { OperationError } from '../../src/util/errors.js';
+import { sleep } from '../helpers/wait.js';
+
+const servers: net.Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+/** A loopback server that accepts, says nothing, and drops each connection after `dropAfterMs`. */
+async function silentServer(dropAfterMs: number): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    setTimeout(() => socket.destroy(), dropAfterMs);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function target(port: number) {
+  const client = generateSshKeyPair('client');
+  return { name: 'm1', host: '127.0.0.1', port, username: 'root', privateKey: client.privateKey, hostKey: generateSshKeyPair('host').publicKey };
+}
+
+test('a server that never answers and then drops the connection: one clear error, no crash', async () => {
+  const port = await silentServer(300);
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  try {
+    await assert.rejects(SshTransport.connect(target(port), 150), (err: unknown) => {
+      assert.ok(err instanceof OperationError);
+      assert.match(err.message, /^cannot reach m1 over SSH at 127\.0\.0\.1: Timed out while waiting for handshake$/);
+      return true;
+    });
+    await sleep(600); // the server drops the connection meanwhile: ssh2 reports a second error
+    assert.deepEqual(uncaught.map(String), [], 'a later error of the same connection escaped');
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+});
+
+test('a connection dropped before the handshake is an OperationError', async () => {
+  const port = await silentServer(50);
+  await assert.rejects(SshTransport.connect(target(port), 5000), (err: unknown) => {
+    assert.ok(err instanceof OperationError);
+    assert.match(err.message, /^cannot reach m1 over SSH at 127\.0\.0\.1: /);
+    return true;
+  });
+});
