@@ -298,7 +298,8 @@ test('a create killed half-way: teardown leaves nothing; a re-run resumes; an in
     const nsAfter = lab.rememberNamespaces();
     for (const [ns, ino] of nsBefore) assert.equal(nsAfter.get(ns), ino, `namespace ${ns} was kept, not recreated`);
     for (const [m, pid] of Object.entries(sshdBefore)) assert.equal(sshdPids(lab)[m], pid, `sshd of ${m} was kept`);
-    assert.match(resumed.stderr, /✓/, 'the resumed create did the remaining work');
+    // (the steps left may all be checks that find their work done: e.g. sshd answering already)
+    assert.doesNotMatch(resumed.stderr, /✗/, resumed.stderr);
     await assertAllRunning(lab);
     await assertSshEverywhere(lab);
 
