@@ -65,7 +65,14 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   welcome: (welcome: Welcome) => void;
+  /** one message accepted alone in its turn of the server's event loop */
   chat: (message: ChatMessage) => void;
+  /**
+   * several messages a server accepted in the same turn of its event loop, in order: one
+   * frame per client and one Redis publish for all of them, which is what keeps the
+   * backplane's cost per message low under load. Never sent for a single message.
+   */
+  chats: (messages: ChatMessage[]) => void;
   notice: (notice: Notice) => void;
   status: (status: StatusUpdate) => void;
 }

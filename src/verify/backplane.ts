@@ -13,6 +13,8 @@ export interface BackplaneMessage {
   /** the chat app names the server that accepted a message in its payload */
   origin?: string;
   payload?: unknown;
+  /** the chat messages it carries: one for "chat", several for "chats" */
+  chats?: { name?: string; text?: string; origin?: string }[];
   size: number;
 }
 
@@ -43,8 +45,10 @@ export function decodeBackplaneMessage(key: string, channel: string, raw: Buffer
     const [uid, packet] = decoded as [string, { data?: unknown[] }];
     const data = Array.isArray(packet?.data) ? packet.data : [];
     const [event, payload] = data as [string | undefined, unknown];
-    const origin = payload && typeof payload === 'object' && 'origin' in payload ? String((payload as { origin: unknown }).origin) : undefined;
-    return { ...base, kind, serverUid: String(uid), event, origin, payload };
+    const chats = event === 'chat' ? [payload] : event === 'chats' && Array.isArray(payload) ? payload : undefined;
+    const first = chats?.[0] as { origin?: unknown } | undefined;
+    const origin = first && typeof first === 'object' && 'origin' in first ? String(first.origin) : undefined;
+    return { ...base, kind, serverUid: String(uid), event, origin, payload, ...(chats ? { chats: chats as BackplaneMessage['chats'] } : {}) };
   }
   if (decoded && typeof decoded === 'object' && 'uid' in decoded) {
     return { ...base, kind, serverUid: String((decoded as { uid: unknown }).uid), payload: decoded };

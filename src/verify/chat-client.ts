@@ -55,8 +55,12 @@ export class ChatClient {
     return this.socket.timeout(timeoutMs).emitWithAck('chat', { text }) as Promise<ChatAck>;
   }
 
+  /** every message, whether it came alone ("chat") or with others of the same server turn ("chats") */
   onChat(fn: (m: ChatMessage) => void): void {
     this.socket.on('chat', fn);
+    this.socket.on('chats', (batch: ChatMessage[]) => {
+      for (const m of batch) fn(m);
+    });
   }
 
   close(): void {

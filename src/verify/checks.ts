@@ -110,7 +110,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   if (password) {
     tap = new BackplaneTap(target, spec.redis.channel);
     tap.onMessage((m) => {
-      if (m.kind === 'broadcast' && m.event === 'chat') seen.push(m);
+      if (m.kind === 'broadcast' && m.chats) seen.push(m);
     });
     try {
       await tap.start();
@@ -132,18 +132,18 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   let backplane: VerifyReport['backplane'];
   try {
     const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel));
-    const ours = seen.filter((m) => typeof (m.payload as { text?: unknown })?.text === 'string' && String((m.payload as { text: string }).text).startsWith('verify '));
-    const origins = [...new Set(ours.map((m) => m.origin ?? '?'))].sort();
-    backplane = { broadcasts: ours.length, origins, serversSubscribed: servers, sample: ours[0] };
+    const ours = seen.flatMap((m) => (m.chats ?? []).filter((c) => typeof c?.text === 'string' && c.text.startsWith('verify ')));
+    const origins = [...new Set(ours.map((c) => c.origin ?? '?'))].sort();
+    backplane = { broadcasts: ours.length, origins, serversSubscribed: servers, sample: seen[0] };
     const accepted = delivery.sent - delivery.refused;
     const problems: string[] = [];
     if (!tap) problems.push('could not subscribe to the backplane');
-    if (ours.length !== accepted) problems.push(`${ours.length} broadcasts seen on ${spec.redis.channel}#*, ${accepted} expected`);
+    if (ours.length !== accepted) problems.push(`${ours.length} messages seen on ${spec.redis.channel}#*, ${accepted} expected`);
     if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${spec.redis.channel}-request#/#, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
     add({
       name: 'backplane carries the messages',
       ok: problems.length === 0,
-      reason: problems.length === 0 ? `${ours.length} broadcasts on ${spec.redis.channel}#/# from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
+      reason: problems.length === 0 ? `${ours.length} messages on ${spec.redis.channel}#/# from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
     });
   } catch (err) {
     add({ name: 'backplane carries the messages', ok: false, reason: (err as Error).message });

@@ -276,6 +276,7 @@ export class TestClient {
   constructor(url: string, transports: string[]) {
     this.socket = io(url, { transports, forceNew: true, reconnection: false, timeout: 3000 });
     this.socket.on('chat', (m) => this.messages.push(m));
+    this.socket.on('chats', (batch) => this.messages.push(...batch));
     this.socket.on('notice', (n) => this.notices.push(n));
     this.socket.on('status', (s) => this.statuses.push(s));
     this.socket.on('welcome', (w) => (this.welcome = w));

@@ -101,6 +101,9 @@ socket.on('notice', (notice) => showNotice(notice.text));
 socket.on('chat', (message) => {
   if (isChatMessage(message)) renderMessage(message);
 });
+socket.on('chats', (messages) => {
+  if (Array.isArray(messages)) for (const m of messages) if (isChatMessage(m)) renderMessage(m);
+});
 
 function isChatMessage(m: unknown): m is ChatMessage {
   const c = m as Partial<ChatMessage> | null;

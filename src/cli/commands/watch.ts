@@ -61,9 +61,9 @@ export function formatMessage(m: BackplaneMessage): string {
   const time = m.at.toISOString().slice(11, 23);
   const from = m.origin ?? (m.serverUid ? `server ${m.serverUid}` : '?');
   let what: string;
-  if (m.event === 'chat' && m.payload && typeof m.payload === 'object') {
-    const p = m.payload as { name?: string; text?: string };
-    what = `chat  ${p.name ?? '?'}: ${short(String(p.text ?? ''))}`;
+  if (m.chats) {
+    const lines = m.chats.map((c) => `${c?.name ?? '?'}: ${String(c?.text ?? '')}`);
+    what = m.chats.length === 1 ? `chat  ${short(lines[0]!)}` : `chats (${m.chats.length})  ${short(lines.join(' | '))}`;
   } else if (m.event) what = `${m.event}  ${short(JSON.stringify(m.payload))}`;
   else what = `${m.kind}  ${short(JSON.stringify(m.payload))}`;
   return `${time}  ${m.channel}  ${from}  ${what}`;
