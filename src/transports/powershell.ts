@@ -140,14 +140,21 @@ export interface LineChannel {
  * wrapper's part, so everything on this side of PowerShell is exercised as it runs.
  */
 export class FramedRunner implements PowerShellRunner {
-  constructor(private readonly channel: LineChannel) {}
+  /**
+   * @param defaultTimeoutMs for calls that name none: a session that never answers (a hung
+   * cmdlet, or node-powershell missing its end delimiter) must not hang labctl forever
+   */
+  constructor(
+    private readonly channel: LineChannel,
+    private readonly defaultTimeoutMs = 20 * 60_000,
+  ) {}
 
   async invoke<T = unknown>(script: string, params: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const request: ScriptRequest = { id: newRequestId(), script: scriptFile(script), params };
     const line = encodeInvocation(scriptFile(WRAPPER), request);
     let out: { stdout: string; stderr: string };
     try {
-      out = await this.channel.send(line, opts.timeoutMs);
+      out = await this.channel.send(line, opts.timeoutMs ?? this.defaultTimeoutMs);
     } catch (err) {
       await this.channel.reset();
       throw err instanceof OperationError ? err : new OperationError(`${script}: ${errorMessage(err)}`);
@@ -252,7 +259,10 @@ export class NodePowerShellChannel implements LineChannel {
   async reset(): Promise<void> {
     const shell = this.shell;
     this.shell = undefined;
-    if (shell) await shell.dispose().catch(() => {});
+    if (!shell) return;
+    // waiting for the process to exit needs its handles counted again
+    this.setRef(shell, true);
+    await shell.dispose().catch(() => {});
   }
 }
 
