@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { PreflightError } from '../util/errors.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -68,6 +68,8 @@ export async function browserCheck(nodes: BrowserNode[], screenshotDir: string, 
     return report;
   };
   try {
+    // loaded here, not at start-up: playwright-core is large and only this check needs it
+    const { chromium } = await import('playwright-core');
     context = await chromium.launchPersistentContext(profile, {
       executablePath,
       headless: true,
