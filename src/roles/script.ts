@@ -59,3 +59,13 @@ export async function remoteSha256(t: Transport, access: Pick<MachineAccess, 'as
 }
 
 export type { ExecResult };
+
+/** Runs `fn` with a connection to the machine, closed (or handed back to the pool) after. */
+export async function withConnection<T>(access: Pick<MachineAccess, 'connect'>, fn: (t: Transport) => Promise<T>): Promise<T> {
+  const t = await access.connect();
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}

@@ -1,12 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
 
-export interface ChatMessage {
-  id: string;
-  name: string;
-  text: string;
-  origin: string;
-  sentAt: number;
-}
+import type { ChatMessage } from '../app/protocol.js';
+
+export type { ChatMessage };
 
 export type ChatAck = { ok: true; id?: string; node?: string; name?: string } | { ok: false; code?: string; error: string };
 

@@ -5,7 +5,7 @@ import { print, printJson } from '../output.js';
 import { formatMs, Reporter } from '../reporter.js';
 import { createLab } from './create.js';
 import { deployLab } from './deploy.js';
-import { positiveInt, printVerify, runVerify, type VerifyCliOptions } from './verify.js';
+import { printVerify, runVerify, withVerifyOptions, type VerifyCliOptions } from './verify.js';
 import { runBrowserCheck } from './verify-browser.js';
 import { chromiumPath } from '../../verify/browser.js';
 
@@ -15,12 +15,8 @@ interface UpOptions extends VerifyCliOptions {
 }
 
 export function registerUp(program: Command): void {
-  program
-    .command('up')
+  withVerifyOptions(program.command('up'))
     .description('create + deploy + verify, with progress; on a lab that is already up it only verifies')
-    .option('--clients <n>', 'chat clients per web node for verify', positiveInt(200), 2)
-    .option('--messages <n>', 'messages each verify client sends', positiveInt(10000), 50)
-    .option('--browser', 'also run the two-browser-window check in Chromium')
     .option('--redis-tarball <file>', 'build Redis from this local source tarball')
     .addHelpText('after', '\nExamples:\n  sudo labctl up\n  sudo labctl up --browser --json')
     .action(async (opts: UpOptions, cmd: Command) => {

@@ -24,14 +24,18 @@ export function positiveInt(max: number) {
   };
 }
 
-export function registerVerify(program: Command): void {
-  program
-    .command('verify')
-    .description('prove the lab works: Redis auth and build, each web node, cross-node delivery with latency, the backplane')
-    .option('--clients <n>', 'chat clients per web node', positiveInt(200), 2)
+/** The load and browser options verify and up share. */
+export function withVerifyOptions(cmd: Command): Command {
+  return cmd
+    .option('--clients <n>', 'chat clients per web node in the delivery check', positiveInt(200), 2)
     .option('--messages <n>', 'messages each client sends', positiveInt(10000), 50)
     .option('--rate <n>', "messages per second each client sends (default: 80% of the spec's app.rateLimit.perSecond)", positiveInt(100000))
-    .option('--browser', 'also open one Chromium window per web node and exchange messages between them')
+    .option('--browser', 'also open one Chromium window per web node and exchange messages between them');
+}
+
+export function registerVerify(program: Command): void {
+  withVerifyOptions(program.command('verify'))
+    .description('prove the lab works: Redis auth and build, each web node, cross-node delivery with latency, the backplane')
     .addHelpText(
       'after',
       '\nExit code 0 only when every check passes.\n\nExamples:\n  labctl verify\n  labctl verify --clients 5 --messages 200 --json\n  labctl verify --browser',

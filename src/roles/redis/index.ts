@@ -8,7 +8,7 @@ import { OperationError } from '../../util/errors.js';
 import { sha256, sha256File } from '../../util/hash.js';
 import { renderTemplate } from '../../util/template.js';
 import { pingRedis } from '../../verify/redis-probe.js';
-import { asRoot, putFile, remoteSha256, runScript, scriptCommand } from '../script.js';
+import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
 import { redisPaths } from './paths.js';
 import { effectiveSourceKind, resolveSource, type ResolvedSource } from './source.js';
 import { sleep } from '../../util/time.js';
@@ -39,14 +39,7 @@ export function redisSteps(rc: RoleContext): Step[] {
   const paths = redisPaths(access.root, spec.redis.version);
   const id = (what: string) => `redis:${m.name}:${what}`;
   const request = JSON.stringify({ kind: effectiveSourceKind(spec, rc.providerName), source: spec.redis.source, version: spec.redis.version });
-  const withMachine = async <T>(fn: (t: Transport) => Promise<T>): Promise<T> => {
-    const t = await access.connect();
-    try {
-      return await fn(t);
-    } finally {
-      await t.close();
-    }
-  };
+  const withMachine = <T>(fn: (t: Transport) => Promise<T>) => withConnection(access, fn);
   const sourceFact = () => {
     const fact = lab.store.fact<SourceFact>(SOURCE_FACT);
     if (!fact || fact.request !== request) throw new OperationError('the Redis source is not resolved yet');
@@ -65,6 +58,9 @@ export function redisSteps(rc: RoleContext): Step[] {
       logfile: paths.logFile,
       dir: paths.dataDir,
     });
+
+  // redis-server daemonizes itself (daemonize yes) and writes the pidfile
+  const daemonArgs = (restart: string) => [paths.pidFile, paths.logFile, restart, 'no', paths.dataDir, '-', `${paths.prefix}/bin/redis-server`, paths.conf];
 
   const renderedFirewall = () =>
     access.firewall === 'nft'
@@ -186,7 +182,7 @@ export function redisSteps(rc: RoleContext): Step[] {
       machine: m.name,
       deps: [id('config'), id('firewall')],
       describe: () => ({
-        command: access.services === 'pidfile' ? scriptCommand('redis/start-daemon.sh', [paths.prefix, paths.conf, paths.pidFile, paths.logFile, 'no']) : 'systemctl enable --now labctl-redis',
+        command: access.services === 'pidfile' ? scriptCommand('linux/pidfile-service.sh', daemonArgs('no')) : 'systemctl enable --now labctl-redis',
       }),
       check: async () => {
         const fresh = await withMachine(async (t) => {
@@ -203,7 +199,7 @@ export function redisSteps(rc: RoleContext): Step[] {
           const restart = applied.code !== 0 || applied.stdout.trim() !== sha256(renderedConfig()) ? 'yes' : 'no';
           let r;
           if (access.services === 'pidfile') {
-            r = await runScript(t, access, 'redis/start-daemon.sh', [paths.prefix, paths.conf, paths.pidFile, paths.logFile, restart]);
+            r = await runScript(t, access, 'linux/pidfile-service.sh', daemonArgs(restart));
           } else {
             const unit = renderTemplate('redis/labctl-redis.service', {
               lab: spec.name,

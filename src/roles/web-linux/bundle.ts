@@ -20,7 +20,8 @@ export async function loadBundle(dir = APP_DIST): Promise<AppBundle> {
   if (!existsSync(path.join(dir, 'server.cjs'))) {
     throw new OperationError(`the chat app is not built (${path.join(dir, 'server.cjs')} is missing): run npm run build`);
   }
-  const files = walk(dir).sort();
+  // only what esbuild wrote: tsc also emits type-only modules of src/app next to it
+  const files = ['server.cjs', 'package.json', ...walk(dir, 'public')].filter((f) => existsSync(path.join(dir, f))).sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${f}\0${await sha256File(path.join(dir, f))}\0`);
   return { dir, files, hash: hash.digest('hex') };

@@ -8,7 +8,7 @@ import { renderTemplate } from '../../util/template.js';
 import { sleep } from '../../util/time.js';
 import { getHealth } from '../../verify/http.js';
 import { redisPassword, type RoleContext } from '../redis/index.js';
-import { asRoot, putFile, remoteSha256, runScript, scriptCommand } from '../script.js';
+import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
 import { loadBundle, type AppBundle } from './bundle.js';
 import { webPaths } from './paths.js';
 
@@ -29,14 +29,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
   const m = access.machine;
   const spec = lab.spec;
   const id = (what: string) => `web:${m.name}:${what}`;
-  const withMachine = async <T>(fn: (t: Transport) => Promise<T>): Promise<T> => {
-    const t = await access.connect();
-    try {
-      return await fn(t);
-    } finally {
-      await t.close();
-    }
-  };
+  const withMachine = <T>(fn: (t: Transport) => Promise<T>) => withConnection(access, fn);
   const paths = async () => webPaths(access.root, (await bundlePromise).hash);
   const settings = async () =>
     renderTemplate('web-linux/app.env', {
@@ -119,7 +112,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
       title: `${m.name}: chat app on port ${spec.app.port}, connected to Redis`,
       machine: m.name,
       deps: [id('upload'), id('settings'), redisServiceStep],
-      describe: () => ({ command: scriptCommand('web-linux/start-app.sh', [access.nodeBinary, 'APP_DIR', 'ENV_FILE', 'PIDFILE', 'LOGFILE', 'no']) }),
+      describe: () => ({ command: scriptCommand('linux/pidfile-service.sh', ['PIDFILE', 'LOGFILE', 'no', 'yes', 'APP_DIR', 'ENV_FILE', access.nodeBinary, 'server.cjs']) }),
       check: async () => {
         const p = await paths();
         const want = await deployedHash();
@@ -135,7 +128,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
         await withMachine(async (t) => {
           const before = await t.exec(asRoot(access, `cat ${shq(p.running)}`));
           const restart = before.code === 0 && before.stdout.trim() === want ? 'no' : 'yes';
-          const r = await runScript(t, access, 'web-linux/start-app.sh', [access.nodeBinary, p.appDir, p.envFile, p.pidFile, p.logFile, restart]);
+          const r = await runScript(t, access, 'linux/pidfile-service.sh', [p.pidFile, p.logFile, restart, 'yes', p.appDir, p.envFile, access.nodeBinary, 'server.cjs']);
           if (r.code !== 0) {
             throw new OperationError(`the chat app did not start on ${m.name}`, [...r.stderr.trim().split('\n').slice(-20), `log: ${p.logFile}`]);
           }

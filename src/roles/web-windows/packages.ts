@@ -1,0 +1,106 @@
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { downloadVerified } from '../../util/download.js';
+import { OperationError, errorMessage } from '../../util/errors.js';
+import { sha256File } from '../../util/hash.js';
+
+/** An installer the web VMs need, fetched once on the host, checked, then copied in. */
+export interface WebPackage {
+  id: 'webdeploy' | 'rewrite' | 'node' | 'iisnode';
+  title: string;
+  url: string;
+  /** pinned digest; absent: the first download's digest is recorded and every later use must match it */
+  sha256?: string;
+  file: string;
+  /** a file in the guest that exists once the package is installed */
+  check: string;
+  /** msiexec properties */
+  properties: string[];
+}
+
+/**
+ * Pinned from the vendors' published files (microsoft/winget-pkgs manifests, see
+ * shared/research/app-side.md §2). iisnode's release carries no published digest, so it is
+ * trusted on first download and pinned from then on (the digest is kept beside the file).
+ */
+export const WEB_PACKAGES: WebPackage[] = [
+  {
+    id: 'webdeploy',
+    title: 'Web Deploy 3.6',
+    url: 'https://download.microsoft.com/download/0/1/D/01DC28EA-638C-4A22-A57B-4CEF97755C6C/WebDeploy_amd64_en-US.msi',
+    sha256: '2150f9d1ab67e1b7b63559fb977ba9adc49f2b064fe2669a2e70d313a36b9a3d',
+    file: 'WebDeploy_amd64_en-US.msi',
+    check: 'C:\\Program Files\\IIS\\Microsoft Web Deploy V3\\msdeploy.exe',
+    // every feature, including the Management Service handler (WMSvc is installed first)
+    properties: ['ADDLOCAL=ALL'],
+  },
+  {
+    id: 'rewrite',
+    title: 'IIS URL Rewrite 2.1',
+    url: 'https://download.microsoft.com/download/1/2/8/128E2E22-C1B9-44A4-BE2A-5859ED1D4592/rewrite_amd64_en-US.msi',
+    sha256: '37342ff2f585f263f34f48e9de59eb1051d61015a8e967dbde4075716230a32a',
+    file: 'rewrite_amd64_en-US.msi',
+    check: 'C:\\Windows\\System32\\inetsrv\\rewrite.dll',
+    properties: [],
+  },
+  {
+    id: 'node',
+    title: 'Node.js 22.12.0',
+    url: 'https://nodejs.org/dist/v22.12.0/node-v22.12.0-x64.msi',
+    sha256: '5fa43604523be95f8e73c4c98337a5c2bf02450a6525ad25ec2926e464e6bcef',
+    file: 'node-v22.12.0-x64.msi',
+    check: 'C:\\Program Files\\nodejs\\node.exe',
+    properties: [],
+  },
+  {
+    id: 'iisnode',
+    title: 'iisnode 0.2.26',
+    url: 'https://github.com/Azure/iisnode/releases/download/v0.2.26/iisnode-full-v0.2.26-x64.msi',
+    file: 'iisnode-full-v0.2.26-x64.msi',
+    check: 'C:\\Program Files\\iisnode\\iisnode.dll',
+    properties: [],
+  },
+];
+
+/** Where the host keeps the installers (LABCTL_CACHE to share them, as for the other downloads). */
+export function packageCacheDir(home: string): string {
+  return path.join(process.env.LABCTL_CACHE ? path.resolve(process.env.LABCTL_CACHE) : path.join(home, 'cache'), 'msi');
+}
+
+/** The package on the host, downloaded and checked once; a file that does not match is never used. */
+export async function ensurePackage(home: string, pkg: WebPackage, log: (line: string) => void = () => {}): Promise<string> {
+  const dir = packageCacheDir(home);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, pkg.file);
+  const record = `${file}.sha256`;
+  const expected = pkg.sha256?.toLowerCase() ?? (existsSync(record) ? readFileSync(record, 'utf8').trim() : undefined);
+  if (existsSync(file)) {
+    const got = await sha256File(file);
+    if (expected && got !== expected) {
+      throw new OperationError(`${file} does not match its sha256 (${expected}, got ${got}): delete it to download it again`);
+    }
+    if (!expected) writeFileSync(record, got + '\n');
+    return file;
+  }
+  log(`downloading ${pkg.url}`);
+  if (expected) {
+    await downloadVerified(pkg.url, expected, file);
+    return file;
+  }
+  const partial = `${file}.partial`;
+  try {
+    const res = await fetch(pkg.url, { redirect: 'follow' });
+    if (!res.ok || !res.body) throw new OperationError(`download of ${pkg.url} failed: HTTP ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(partial));
+    const got = await sha256File(partial);
+    renameSync(partial, file);
+    writeFileSync(record, got + '\n');
+    log(`${pkg.title} has no published sha256: recorded ${got} from this first download; later runs must match it`);
+    return file;
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err instanceof OperationError ? err : new OperationError(`download of ${pkg.url} failed: ${errorMessage(err)}`);
+  }
+}
