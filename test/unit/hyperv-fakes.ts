@@ -34,6 +34,18 @@ export interface Call {
   params: Record<string, unknown>;
 }
 
+export interface FakeGuest {
+  features: Set<string>;
+  wmsvc: { status: string; startType: string };
+  remote: boolean;
+  firewall: boolean;
+  /** guest path -> where it came from on the host (or 'installed') */
+  files: Map<string, string>;
+  site: { state: string; physicalPath: string; bindings: string } | null;
+  passwordFile: string | undefined;
+  webConfig?: string;
+}
+
 interface FakeVm {
   name: string;
   id: string;
@@ -167,6 +179,69 @@ export class FakeHyperV {
       com1: vm.com1,
       checkpoints: vm.checkpoints,
     };
+  }
+
+  /** what is inside each Windows guest, as the web role's guest scripts see and change it */
+  guests = new Map<string, FakeGuest>();
+
+  guest(vm: string): FakeGuest {
+    let g = this.guests.get(vm);
+    if (!g) {
+      g = { features: new Set(), wmsvc: { status: 'Stopped', startType: 'Manual' }, remote: false, firewall: false, files: new Map(), site: null, passwordFile: undefined };
+      this.guests.set(vm, g);
+    }
+    return g;
+  }
+
+  private guestRun(p: Record<string, any>): unknown {
+    const vm = this.vm(p.VMName);
+    if (vm.state !== 'Running') throw new Error(`The virtual machine ${p.VMName} is not in running state`);
+    const xml = this.received.get(vm.disks[0] ?? '')?.toString('utf8') ?? '';
+    const encoded = /<Value>([^<]*)<\/Value>/.exec(xml)?.[1] ?? '';
+    const password = Buffer.from(encoded, 'base64').toString('utf16le').replace(/AdministratorPassword$/, '');
+    if (p.UserName !== 'Administrator' || p.Password !== password) throw new Error('The credential is invalid.');
+    if (!existsSync(p.GuestScript)) throw new Error(`no such guest script: ${p.GuestScript}`);
+    const g = this.guest(p.VMName);
+    if (p.CopyFrom) {
+      if (!existsSync(p.CopyFrom)) throw new Error(`Cannot find path '${p.CopyFrom}'`);
+      g.files.set(p.CopyTo, p.CopyFrom);
+    }
+    const a = (p.Parameters ?? {}) as Record<string, any>;
+    switch (path.basename(p.GuestScript)) {
+      case 'web-state.ps1':
+        return {
+          features: Object.fromEntries((a.Features as string[]).map((f) => [f, g.features.has(f)])),
+          files: Object.fromEntries(Object.entries(a.Files as Record<string, string>).map(([k, f]) => [k, g.files.has(f)])),
+          wmsvc: g.features.has('Web-Mgmt-Service') ? g.wmsvc : null,
+          remoteManagement: g.remote,
+          firewall: g.firewall,
+          site: g.site,
+        };
+      case 'install-features.ps1':
+        for (const f of a.Features as string[]) g.features.add(f);
+        return { restartNeeded: 'No' };
+      case 'configure-wmsvc.ps1':
+        if (!g.features.has('Web-Mgmt-Service')) throw new Error("Cannot find any service with service name 'WMSVC'");
+        g.wmsvc = { status: 'Running', startType: 'Automatic' };
+        g.remote = true;
+        g.firewall = true;
+        return { status: 'Running' };
+      case 'install-msi.ps1':
+        if (g.files.has(a.CheckPath)) return { already: true };
+        if (!g.files.has(a.MsiPath)) throw new Error(`no such file: ${a.MsiPath}`);
+        g.files.set(a.CheckPath, 'installed');
+        return { installed: true, exitCode: 0 };
+      case 'publish-app.ps1': {
+        const from = g.files.get(a.AppPath);
+        if (!from || !existsSync(path.join(from, 'web.config'))) throw new Error(`${a.AppPath} has no web.config`);
+        g.site = { state: 'Started', physicalPath: a.AppPath, bindings: `http *:${a.Port}:` };
+        g.passwordFile = a.RedisPassword;
+        g.webConfig = readFileSync(path.join(from, 'web.config'), 'utf8');
+        return { site: a.SiteName, state: 'Started' };
+      }
+      default:
+        throw new Error(`the fake guest does not know ${p.GuestScript}`);
+    }
   }
 
   /** one get-vm poll moves a running VM along: the installer finishes, a booted system gets its heartbeat */
@@ -365,6 +440,8 @@ export class FakeHyperV {
         const name = /<ComputerName>([^<]*)<\/ComputerName>/.exec(xml)?.[1] ?? '';
         return { answered: true, computerName: name };
       }
+      case 'guest-run.ps1':
+        return this.guestRun(p);
       case 'find-route.ps1':
         return { ifIndex: 9, alias: `vEthernet (${p.SwitchName})`, labIfIndex: 9, viaLab: this.switches.has(p.SwitchName) };
       case 'remove-vm.ps1': {

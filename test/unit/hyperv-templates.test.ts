@@ -89,7 +89,8 @@ describe('the plan on a machine without PowerShell', () => {
   const provider = new HypervProvider({ platform: 'linux' });
   const lab = { spec, store, home: path.join(tmp, 'home') };
   const steps = provider.createSteps(lab);
-  const scripted = steps.map((s) => ({ id: s.id, action: s.describe?.() })).filter((s) => s.action?.script);
+  const web = spec.machines.filter((m) => m.os === 'windows').flatMap((m) => provider.webSteps(lab, m, 'redis:redis:service') ?? []);
+  const scripted = [...steps, ...web].map((s) => ({ id: s.id, action: s.describe?.() })).filter((s) => s.action?.script);
 
   test('spec passes the provider\'s validation, steps have no live checks, and most run a script', () => {
     assert.deepEqual(provider.validate(spec), []);
@@ -110,7 +111,16 @@ describe('the plan on a machine without PowerShell', () => {
       const given = Object.keys(s.action!.params ?? {}).map((k) => k.toLowerCase());
       for (const g of given) assert.ok(names.has(g), `${s.id}: ${script} has no parameter -${g}`);
       for (const [name, mandatory] of names) if (mandatory) assert.ok(given.includes(name), `${s.id}: ${script} needs -${name}`);
+      // a guest script run through guest-run.ps1: its own parameters, checked the same way
+      const guest = s.action!.params?.GuestScript as string | undefined;
+      if (guest) {
+        const g = await paramBlock(guest);
+        const inner = Object.keys((s.action!.params!.Parameters ?? {}) as object).map((k) => k.toLowerCase());
+        for (const k of inner) assert.ok(g.names.has(k), `${s.id}: ${guest} has no parameter -${k}`);
+        for (const [name, mandatory] of g.names) if (mandatory) assert.ok(inner.includes(name), `${s.id}: ${guest} needs -${name}`);
+      }
     }
+    assert.ok(scripted.some((s) => s.action!.params?.GuestScript), 'no guest scripts in the plan');
   });
 
   test('the line sent to PowerShell for each step parses too, and only varies in base64', async () => {

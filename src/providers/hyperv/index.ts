@@ -16,6 +16,10 @@ import { ubuntuSteps } from './steps-ubuntu.js';
 import { windowsSteps } from './steps-windows.js';
 import { hypervLeftovers, hypervTeardownPlan } from './teardown.js';
 import { validateHyperv } from './validate.js';
+import { guestChannel } from './guest.js';
+import { webWindowsSteps } from '../../roles/web-windows/index.js';
+import type { WebPackage } from '../../roles/web-windows/packages.js';
+import type { AppBundle } from '../../roles/web-linux/bundle.js';
 import { realClock, type Clock } from './wait.js';
 
 export interface HypervDeps {
@@ -26,6 +30,10 @@ export interface HypervDeps {
   sshProbe?: (lab: LabContext, m: MachineSpec, timeoutMs: number) => Promise<SshProbeResult>;
   consoleTap?: ConsoleTapFactory;
   platform?: NodeJS.Platform;
+  /** the web role's installers (default: the pinned list) */
+  webPackages?: WebPackage[];
+  appBundle?: () => Promise<AppBundle>;
+  webHealth?: (m: MachineSpec) => Promise<string | undefined>;
 }
 
 /**
@@ -108,19 +116,26 @@ export class HypervProvider implements Provider {
       offline: false,
       standIn: false,
       asRoot: (command) => `sudo -n ${command}`,
-      guardRoute: async () => {
-        const r = await invoke<{ viaLab: boolean; alias: string }>(env, call.findRoute(env.cfg, machine.ip));
-        if (!r.viaLab) {
-          throw new OperationError(`${machine.ip} is not reached through the lab switch ${env.cfg.switchName} (the host routes it via ${r.alias || 'nothing'}): is the lab created?`);
-        }
-      },
+      guardRoute: () => guardRoute(env, machine.ip),
     };
   }
 
-  webSteps(lab: LabContext, machine: MachineSpec, _redisServiceStep: string): Step[] | undefined {
+  /** Windows web machines get the IIS + iisnode role over PowerShell Direct; Ubuntu ones the Linux role. */
+  webSteps(lab: LabContext, machine: MachineSpec, redisServiceStep: string): Step[] | undefined {
     if (machine.os !== 'windows') return undefined;
-    void lab;
-    return [];
+    const env = this.env(lab);
+    // no dependency on the create steps here: `deploy` runs these alone, after checking the lab is up
+    return webWindowsSteps({
+      lab,
+      machine,
+      guest: guestChannel(env, machine),
+      redisServiceStep,
+      packages: this.deps.webPackages,
+      bundle: this.deps.appBundle,
+      health: this.deps.webHealth ? () => this.deps.webHealth!(machine) : undefined,
+      guardRoute: () => guardRoute(env, machine.ip),
+      sleep: (ms) => env.clock.sleep(ms),
+    });
   }
 
   teardownPlan(lab: LabContext): TeardownPlan {
@@ -129,6 +144,14 @@ export class HypervProvider implements Provider {
 
   leftovers(lab: LabContext): Promise<string[]> {
     return hypervLeftovers(this.env(lab));
+  }
+}
+
+/** labctl sends nothing to a lab address unless the host routes it through the lab's own switch. */
+async function guardRoute(env: HypervEnv, ip: string): Promise<void> {
+  const r = await invoke<{ viaLab: boolean; alias: string }>(env, call.findRoute(env.cfg, ip));
+  if (!r.viaLab) {
+    throw new OperationError(`${ip} is not reached through the lab switch ${env.cfg.switchName} (the host routes it via ${r.alias || 'nothing'}): is the lab created?`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { StepAction } from '../../engine/step.js';
 import type { MachineSpec } from '../../spec/types.js';
-import type { InvokeOptions, PowerShellRunner } from '../../transports/powershell.js';
+import { scriptFile, type InvokeOptions, type PowerShellRunner } from '../../transports/powershell.js';
 import { WINDOWS_ADMIN, WINDOWS_BASE_BYTES, machinePaths, type HypervConfig } from './config.js';
 import { ownerTag, switchNotes, vmNotes } from './names.js';
 
@@ -141,6 +141,25 @@ export const call = {
   probePsDirect: (cfg: HypervConfig, m: MachineSpec, password: string): ScriptCall => ({
     script: 'hyperv/probe-psdirect.ps1',
     params: { VMName: machinePaths(cfg, m).vm, UserName: WINDOWS_ADMIN, Password: password },
+    secrets: ['Password'],
+  }),
+  guestRun: (
+    cfg: HypervConfig,
+    m: MachineSpec,
+    password: string,
+    guestScript: string,
+    parameters: Record<string, unknown>,
+    copy?: { from: string; to: string },
+  ): ScriptCall => ({
+    script: 'hyperv/guest-run.ps1',
+    params: {
+      VMName: machinePaths(cfg, m).vm,
+      UserName: WINDOWS_ADMIN,
+      Password: password,
+      GuestScript: scriptFile(guestScript),
+      Parameters: parameters,
+      ...(copy ? { CopyFrom: copy.from, CopyTo: copy.to } : {}),
+    },
     secrets: ['Password'],
   }),
   findRoute: (cfg: HypervConfig, ip: string): ScriptCall => ({ script: 'hyperv/find-route.ps1', params: { IPAddress: ip, SwitchName: cfg.switchName } }),

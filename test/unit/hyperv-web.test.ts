@@ -1,0 +1,159 @@
+/**
+ * The Windows web role (src/roles/web-windows) through the Hyper-V provider, on the fake
+ * host: only plan and fake-runner tested here, nothing of it has run in a real Windows
+ * guest. Checks the order (IIS, WMSvc, Web Deploy after WMSvc, iisnode after URL Rewrite
+ * and Node, then the site), a re-run that changes nothing, installers checked on the host
+ * (pinned sha256, or recorded on first download), the Redis password reaching the guest
+ * intact while plan masks it, and the web.config it publishes.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { runSteps } from '../../src/engine/runner.js';
+import type { Step } from '../../src/engine/step.js';
+import { HypervProvider } from '../../src/providers/hyperv/index.js';
+import { redisPassword } from '../../src/roles/redis/index.js';
+import { loadBundle } from '../../src/roles/web-linux/bundle.js';
+import { ensurePackage, packageCacheDir, type WebPackage } from '../../src/roles/web-windows/packages.js';
+import { sha256 } from '../../src/util/hash.js';
+import { testLab, type TestLab } from './hyperv-fakes.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'labctl-hvw-'));
+const labs: TestLab[] = [];
+after(() => {
+  labs.forEach((l) => l.cleanup());
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const appDir = path.join(tmp, 'app');
+mkdirSync(path.join(appDir, 'public'), { recursive: true });
+writeFileSync(path.join(appDir, 'server.cjs'), 'module.exports = {};\n');
+writeFileSync(path.join(appDir, 'public', 'index.html'), '<!doctype html><title>chat</title>\n');
+
+function packagesIn(home: string): WebPackage[] {
+  const dir = packageCacheDir(home);
+  mkdirSync(dir, { recursive: true });
+  const make = (id: WebPackage['id'], file: string, check: string, pinned: boolean): WebPackage => {
+    const bytes = Buffer.from(`fake ${id} installer\n`);
+    writeFileSync(path.join(dir, file), bytes);
+    return { id, title: id, url: `https://example.invalid/${file}`, ...(pinned ? { sha256: sha256(bytes) } : {}), file, check, properties: id === 'webdeploy' ? ['ADDLOCAL=ALL'] : [] };
+  };
+  return [
+    make('webdeploy', 'wd.msi', 'C:\\Program Files\\IIS\\Microsoft Web Deploy V3\\msdeploy.exe', true),
+    make('rewrite', 'rw.msi', 'C:\\Windows\\System32\\inetsrv\\rewrite.dll', true),
+    make('node', 'node.msi', 'C:\\Program Files\\nodejs\\node.exe', true),
+    make('iisnode', 'iisnode.msi', 'C:\\Program Files\\iisnode\\iisnode.dll', false),
+  ];
+}
+
+/** A created lab on the fake host whose provider deploys the web role with local installers and a small app. */
+async function createdLab(): Promise<{ l: TestLab; provider: HypervProvider; web: (m: string) => Step[] }> {
+  const l = testLab();
+  labs.push(l);
+  await runSteps(l.provider.createSteps(l.lab), { store: l.lab.store, concurrency: 1 });
+  const packages = packagesIn(l.lab.home);
+  const provider = new HypervProvider({
+    runner: l.host.runner(),
+    clock: l.clock,
+    webPackages: packages,
+    appBundle: () => loadBundle(appDir),
+    webHealth: async (m) => {
+      const g = l.host.guest(`labctl-hvtest-${m.name}`);
+      return g.site?.state === 'Started' && g.passwordFile ? undefined : 'GET /healthz: ECONNREFUSED';
+    },
+  });
+  const redisService: Step = { id: 'redis:redis:service', title: 'redis stand-in', apply: async () => {} };
+  const web = (name: string) => {
+    const m = l.lab.spec.machines.find((x) => x.name === name)!;
+    return [redisService, ...provider.webSteps(l.lab, m, redisService.id)!];
+  };
+  return { l, provider, web };
+}
+
+describe('Windows web role on the fake host (plan/fake-runner tested only)', () => {
+  test('installs in order, publishes the app with the Redis password, and a re-run changes nothing', async () => {
+    const { l, web } = await createdLab();
+    const mark = l.host.calls.length;
+    await runSteps(web('web1'), { store: l.lab.store, concurrency: 1 });
+    const guestCalls = l.host.calls.slice(mark).filter((c) => c.script === 'guest-run.ps1');
+    const ran = guestCalls.map((c) => path.basename(String(c.params.GuestScript))).filter((s) => s !== 'web-state.ps1');
+    assert.deepEqual(ran, ['install-features.ps1', 'configure-wmsvc.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'publish-app.ps1']);
+    const msiOrder = guestCalls
+      .filter((c) => String(c.params.GuestScript).endsWith('install-msi.ps1'))
+      .map((c) => path.win32.basename(String((c.params.Parameters as Record<string, unknown>).MsiPath)));
+    assert.equal(msiOrder[0], 'wd.msi', 'Web Deploy comes right after WMSvc');
+    assert.equal(msiOrder.at(-1), 'iisnode.msi', 'iisnode after URL Rewrite and Node');
+
+    const g = l.host.guest('labctl-hvtest-web1');
+    for (const f of ['Web-Server', 'Web-WebSockets', 'Web-Mgmt-Service']) assert.ok(g.features.has(f), f);
+    assert.deepEqual(g.wmsvc, { status: 'Running', startType: 'Automatic' });
+    assert.ok(g.remote && g.firewall);
+    assert.match(g.site!.physicalPath, /^C:\\labctl\\app\\[0-9a-f]{12}$/);
+    assert.equal(g.passwordFile, redisPassword(l.lab), 'the Redis password arrived changed');
+    // every guest call went in as Administrator with the generated password
+    const admin = l.lab.store.secrets.read('hyperv-admin-web1');
+    assert.ok(guestCalls.every((c) => c.params.Password === admin && c.params.UserName === 'Administrator'));
+
+    const again = l.host.calls.length;
+    const second = await runSteps(web('web1'), { store: l.lab.store, concurrency: 1 });
+    assert.deepEqual(second.applied, []);
+    const changes = l.host.calls
+      .slice(again)
+      .filter((c) => c.script !== 'guest-run.ps1' || !String(c.params.GuestScript).endsWith('web-state.ps1'))
+      .filter((c) => !/^(get-|find-route)/.test(c.script));
+    assert.deepEqual(changes, []);
+  });
+
+  test('the published web.config hands WebSockets to node and carries the app settings', async () => {
+    const { l, web } = await createdLab();
+    await runSteps(web('web2'), { store: l.lab.store, concurrency: 1 });
+    const xml = l.host.guest('labctl-hvtest-web2').webConfig!;
+    assert.equal(XMLValidator.validate(xml), true);
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' }).parse(xml);
+    const ws = doc.configuration['system.webServer'];
+    assert.equal(ws.webSocket['@enabled'], 'false');
+    assert.equal(ws.handlers.add['@modules'], 'iisnode');
+    assert.equal(ws.handlers.add['@path'], 'server.cjs');
+    assert.equal(ws.iisnode['@nodeProcessCommandLine'], '"C:\\Program Files\\nodejs\\node.exe"');
+    const settings = Object.fromEntries((doc.configuration.appSettings.add as any[]).map((a) => [a['@key'], a['@value']]));
+    assert.deepEqual(settings, {
+      NODE_NAME: 'web2',
+      REDIS_HOST: '198.18.40.10',
+      REDIS_PORT: '6379',
+      REDIS_PASSWORD_FILE: 'C:\\labctl\\secrets\\redis.password',
+      CHANNEL: 'ChatApp',
+      RATE_PER_SEC: '20',
+      RATE_BURST: '40',
+    });
+    assert.ok(!xml.includes(redisPassword(l.lab)), 'the password is not in web.config');
+  });
+
+  test('plan shows the guest scripts with both passwords masked', async () => {
+    const { l, web } = await createdLab();
+    const app = web('web1').find((s) => s.id === 'web:web1:app')!;
+    const action = app.describe!();
+    assert.equal(action.script, 'templates/hyperv/guest-run.ps1');
+    assert.equal(action.params!.Password, '<secret, from the lab secrets>');
+    assert.equal((action.params!.Parameters as Record<string, unknown>).RedisPassword, '<secret, from the lab secrets>');
+    assert.ok(!JSON.stringify(action).includes(redisPassword(l.lab)));
+  });
+});
+
+describe('installer cache on the host', () => {
+  test('pinned: a file that does not match is refused; unpinned: the first digest is recorded and held to', async () => {
+    const home = path.join(tmp, 'cache-home');
+    const [pinned, , , unpinned] = packagesIn(home);
+    assert.equal(await ensurePackage(home, pinned!), path.join(packageCacheDir(home), 'wd.msi'));
+    writeFileSync(path.join(packageCacheDir(home), 'wd.msi'), 'tampered');
+    await assert.rejects(ensurePackage(home, pinned!), /does not match its sha256/);
+
+    const file = await ensurePackage(home, unpinned!);
+    const recorded = readFileSync(`${file}.sha256`, 'utf8').trim();
+    assert.equal(recorded, sha256(readFileSync(file)));
+    writeFileSync(file, 'a different iisnode');
+    await assert.rejects(ensurePackage(home, unpinned!), /does not match its sha256/);
+  });
+});
