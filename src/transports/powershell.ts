@@ -266,7 +266,56 @@ export class NodePowerShellChannel implements LineChannel {
   }
 }
 
+/**
+ * Several sessions, each running one call at a time. One session would queue every call
+ * behind the longest (a Windows image build takes many minutes), so VM polls would wait,
+ * and a queued call's timeout would run out while it had not even started, killing the
+ * session and the build with it. Here a call takes an idle session, or starts one, up to
+ * `max`; only then do its timeout and its PowerShell run begin.
+ */
+export class PooledRunner implements PowerShellRunner {
+  private readonly idle: PowerShellRunner[] = [];
+  private readonly all: PowerShellRunner[] = [];
+  private readonly waiting: ((r: PowerShellRunner) => void)[] = [];
+
+  constructor(
+    private readonly make: () => PowerShellRunner,
+    private readonly max = 4,
+  ) {}
+
+  private acquire(): Promise<PowerShellRunner> {
+    // oldest first: a session that was just reset (after a timeout) is the last choice
+    const free = this.idle.shift();
+    if (free) return Promise.resolve(free);
+    if (this.all.length < this.max) {
+      const r = this.make();
+      this.all.push(r);
+      return Promise.resolve(r);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(r: PowerShellRunner): void {
+    const next = this.waiting.shift();
+    if (next) next(r);
+    else this.idle.push(r);
+  }
+
+  async invoke<T = unknown>(script: string, params: Record<string, unknown>, opts?: InvokeOptions): Promise<T> {
+    const r = await this.acquire();
+    try {
+      return await r.invoke<T>(script, params, opts);
+    } finally {
+      this.release(r);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.all.map((r) => r.dispose()));
+  }
+}
+
 /** The runner labctl uses on a Windows host. */
-export function nodePowerShellRunner(executable = 'powershell'): PowerShellRunner {
-  return new FramedRunner(new NodePowerShellChannel(executable));
+export function nodePowerShellRunner(executable = 'powershell', sessions = 4): PowerShellRunner {
+  return new PooledRunner(() => new FramedRunner(new NodePowerShellChannel(executable)), sessions);
 }

@@ -177,6 +177,22 @@ describe('node-powershell session (against a stand-in for powershell.exe)', () =
     }
   });
 
+  test('a long call does not hold up others: they get their own session, and their timeouts start when they start', async () => {
+    const runner = nodePowerShellRunner(fake, 2);
+    try {
+      const stuck = runner.invoke('hyperv/build-windows-base.ps1', { Hang: true }, { timeoutMs: 3000 });
+      const started = Date.now();
+      const quick = await runner.invoke<{ pid: number }>('hyperv/get-vm.ps1', {}, { timeoutMs: 2000 });
+      assert.ok(Date.now() - started < 2000, 'the quick call waited behind the stuck one');
+      await assert.rejects(stuck, /did not answer within 3 s/);
+      assert.doesNotThrow(() => process.kill(quick.pid, 0), 'the healthy session was killed');
+      const after = await runner.invoke<{ pid: number }>('hyperv/get-vm.ps1', {});
+      assert.equal(after.pid, quick.pid, 'the healthy session is used again');
+    } finally {
+      await runner.dispose();
+    }
+  });
+
   test('an idle session does not keep labctl from exiting', async () => {
     const program = [
       `import { nodePowerShellRunner } from ${JSON.stringify(path.resolve(here, '../../src/transports/powershell.ts'))};`,
