@@ -460,7 +460,10 @@ export class FakeHyperV {
       }
       case 'remove-path.ps1': {
         if (!inside(p.LabRoot, p.Path)) throw new Error(`refusing to remove ${p.Path}`);
-        for (const vm of this.vms.values()) if (vm.disks.includes(p.Path)) throw new Error(`${p.Path} is attached to VM ${vm.name}`);
+        for (const vm of this.vms.values()) {
+          const uses = (f: string) => (p.Recurse ? inside(p.Path, f) : lower(f) === lower(p.Path));
+          if ((p.Recurse && uses(vm.path)) || vm.disks.some(uses)) throw new Error(`${p.Path} is still used by VM ${vm.name}`);
+        }
         this.deleteFile(p.Path);
         if (p.Recurse) {
           this.dirs.delete(p.Path);

@@ -186,6 +186,7 @@ describe('hyperv teardown on a fake host', () => {
     l.host.vms.set('my-own-vm', {
       ...l.host.vms.get('labctl-hvtest-web1')!,
       name: 'my-own-vm',
+      path: 'D:\\vms\\my-own-vm',
       notes: 'not labctl',
       switch: 'Default Switch',
       disks: ['D:\\vms\\mine.vhdx'],
@@ -223,8 +224,10 @@ describe('hyperv teardown on a fake host', () => {
     const failed = result.failed.map((f) => `${f.resource.kind} ${f.resource.id}: ${f.reason}`);
     assert.ok(failed.some((f) => /hyperv-vm labctl-hvtest-web2: .*notes lack 'labctl:hvtest:web2'/.test(f)), failed.join('\n'));
     // its disk is still attached, so it is named too, and the switch stays because the VM uses it
-    assert.ok(failed.some((f) => /labctl-hvtest-web2\.vhdx.*attached to VM labctl-hvtest-web2/.test(f)), failed.join('\n'));
+    assert.ok(failed.some((f) => /labctl-hvtest-web2\.vhdx.*still used by VM labctl-hvtest-web2/.test(f)), failed.join('\n'));
     assert.ok(failed.some((f) => /hyperv-switch labctl-hvtest: .*still used by VM labctl-hvtest-web2/.test(f)), failed.join('\n'));
+    // and the lab folder is not emptied under it
+    assert.ok(failed.some((f) => /hyperv-dir C:\\labctl\\vms\\hvtest: .*still used by VM labctl-hvtest-web2/.test(f)), failed.join('\n'));
     assert.ok(l.host.vms.has('labctl-hvtest-web2'));
     assert.ok(!l.host.vms.has('labctl-hvtest-web1'));
   });
