@@ -28,11 +28,15 @@ export function checkClient(target: RedisTarget, timeoutMs = 2000): Redis {
 /** Connects, authenticates and PINGs; returns "PONG" or the error text. */
 export async function pingRedis(target: RedisTarget, timeoutMs = 2000): Promise<string> {
   const client = checkClient(target, timeoutMs);
+  // ioredis reports a dropped connection as "Connection is closed."; the socket's own error says why
+  let cause: string | undefined;
+  client.on('error', (err: Error) => (cause ??= err.message));
   try {
     await client.connect();
     return await client.ping();
   } catch (err) {
-    return (err as Error).message;
+    const message = (err as Error).message;
+    return cause && cause !== message ? `${message} (${cause})` : message;
   } finally {
     client.disconnect();
   }
