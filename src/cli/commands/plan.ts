@@ -47,8 +47,11 @@ export function registerPlan(program: Command): void {
     });
 }
 
+/** Parameters as PowerShell would read them, on one line (a line break shows as `n). */
 function formatParams(params: Record<string, unknown>): string {
+  const str = (v: string) =>
+    /[\r\n]/.test(v) ? `"${v.replace(/[`"$]/g, '`$&').replace(/\r/g, '`r').replace(/\n/g, '`n')}"` : `'${v.replace(/'/g, "''")}'`;
   return Object.entries(params)
-    .map(([k, v]) => `-${k} ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : JSON.stringify(v)}`)
+    .map(([k, v]) => `-${k} ${typeof v === 'string' ? str(v) : typeof v === 'boolean' ? `$${v}` : JSON.stringify(v)}`)
     .join(' ');
 }
