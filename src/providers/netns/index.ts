@@ -70,12 +70,8 @@ export class NetnsProvider implements Provider {
           await killAll(await namespacePids(r.id));
           await runHost('ip', ['netns', 'del', r.id]);
         },
-        veth: async (r) => {
-          if (await linkExists(r.id)) await runHost('ip', ['link', 'del', r.id]);
-        },
-        bridge: async (r) => {
-          if (await linkExists(r.id)) await runHost('ip', ['link', 'del', r.id]);
-        },
+        veth: async (r) => deleteLink(r.id),
+        bridge: async (r) => deleteLink(r.id),
         nat: async (r) => removeNat(r.id, r.data?.forwardingWas as string | undefined),
         dir: async (r) => {
           // never follow a journal entry outside this lab's folder
@@ -105,4 +101,14 @@ export class NetnsProvider implements Provider {
     for (const p of processesMentioning(lab.store.paths.dir + path.sep)) left.push(`process ${p.pid}: ${p.cmd}`);
     return left;
   }
+}
+
+/**
+ * Deleting a namespace makes the kernel destroy its veth pairs a moment later, so a link
+ * seen a moment ago may be gone by the time it is deleted: that is success too.
+ */
+async function deleteLink(name: string): Promise<void> {
+  if (!(await linkExists(name))) return;
+  const r = await runHost('ip', ['link', 'del', name], { allowFail: true });
+  if (r.code !== 0 && (await linkExists(name))) throw new Error(`ip link del ${name}: ${r.stderr.trim()}`);
 }
