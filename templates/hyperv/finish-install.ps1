@@ -18,6 +18,9 @@ foreach ($disc in $discs) { Remove-VMDvdDrive -VMDvdDrive $disc }
 if (Test-Path -LiteralPath $SeedPath -PathType Leaf) { Remove-Item -LiteralPath $SeedPath -Force }
 $disk = @(Get-VMHardDiskDrive -VM $vm | Where-Object { $_.Path -eq $DiskPath }) | Select-Object -First 1
 if ($null -eq $disk) { throw "VM '$VMName' has no disk $DiskPath" }
-Set-VMFirmware -VM $vm -FirstBootDevice $disk
-if ([string]$vm.State -eq 'Off') { Start-VM -VM $vm }
+# firmware settings only change while the VM is off; a running VM was booted here already
+if ([string]$vm.State -eq 'Off') {
+  Set-VMFirmware -VM $vm -FirstBootDevice $disk
+  Start-VM -VM $vm
+}
 @{ removedDiscs = $discs.Count; state = [string](Get-VM -Id $vm.Id).State }

@@ -17,7 +17,11 @@ if ($vm.Generation -eq 2) {
   $first = @($fw.BootOrder) | Select-Object -First 1
   $firstBoot = $null
   if ($null -ne $first) {
-    $firstBoot = @{ type = [string]$first.BootType; path = [string]$first.Device.Path; device = [string]$first.Device.GetType().Name }
+    # a File entry (a boot loader the guest registered, e.g. "ubuntu") has no device
+    $device = ''
+    $devicePath = ''
+    if ($null -ne $first.Device) { $device = [string]$first.Device.GetType().Name; $devicePath = [string]$first.Device.Path }
+    $firstBoot = @{ type = [string]$first.BootType; path = $devicePath; device = $device; description = [string]$first.Description }
   }
   $firmware = @{ secureBoot = [string]$fw.SecureBoot; template = [string]$fw.SecureBootTemplate; firstBoot = $firstBoot }
 }

@@ -67,6 +67,8 @@ interface FakeVm {
   /** get-vm polls since the last start */
   ticks: number;
   bootedFrom: 'installer' | 'disk' | null;
+  /** the boot entry an installed OS registers in the VM's firmware, ahead of the disk */
+  loaderEntry: string | null;
   checkpoints: number;
 }
 
@@ -171,7 +173,15 @@ export class FakeHyperV {
       uptimeSeconds: vm.state === 'Running' ? vm.ticks * 10 : 0,
       generation: vm.generation,
       path: vm.path,
-      firmware: { secureBoot: vm.secureBoot, template: vm.template, firstBoot: vm.firstBoot ? { type: 'Drive', path: vm.firstBoot, device: 'x' } : null },
+      firmware: {
+        secureBoot: vm.secureBoot,
+        template: vm.template,
+        firstBoot: vm.loaderEntry
+          ? { type: 'File', path: '', device: '', description: vm.loaderEntry }
+          : vm.firstBoot
+            ? { type: 'Drive', path: vm.firstBoot, device: 'HardDiskDrive' }
+            : null,
+      },
       disks: [...vm.disks],
       dvds: [...vm.dvds],
       adapters: [{ mac: vm.mac, switch: vm.switch, addresses: [] as string[] }],
@@ -254,6 +264,7 @@ export class FakeHyperV {
       vm.bootedFrom = null;
     } else if (vm.bootedFrom === 'disk' && vm.ticks >= this.bootTicks) {
       vm.heartbeat = 'OkApplicationsHealthy';
+      vm.loaderEntry = vm.com1 ? 'ubuntu' : 'Windows Boot Manager';
     }
   }
 
@@ -372,6 +383,7 @@ export class FakeHyperV {
           firstBoot: null,
           ticks: 0,
           bootedFrom: null,
+          loaderEntry: null,
           checkpoints: 0,
         };
         this.vms.set(p.Name, vm);
@@ -399,6 +411,8 @@ export class FakeHyperV {
       }
       case 'set-firmware.ps1': {
         const vm = this.vm(p.VMName);
+        // as Hyper-V: firmware settings cannot change while the VM runs
+        if (vm.state !== 'Off') throw new Error('The operation cannot be performed while the virtual machine is in its current state.');
         if (!vm.dvds.includes(p.FirstBootPath) && !vm.disks.includes(p.FirstBootPath)) throw new Error(`VM has no drive holding ${p.FirstBootPath}`);
         vm.secureBoot = 'On';
         vm.template = p.SecureBootTemplate;
@@ -417,8 +431,10 @@ export class FakeHyperV {
         if (discs.length > 0 && vm.state !== 'Off') throw new Error(`VM '${p.VMName}' is ${vm.state}, not Off`);
         vm.dvds = vm.dvds.filter((d) => !discs.includes(d));
         this.deleteFile(p.SeedPath);
-        vm.firstBoot = p.DiskPath;
-        this.start(vm);
+        if (vm.state === 'Off') {
+          vm.firstBoot = p.DiskPath;
+          this.start(vm);
+        }
         return { removedDiscs: discs.length, state: vm.state };
       }
       case 'inject-unattend.ps1': {

@@ -37,7 +37,7 @@ export interface VmFacts {
   uptimeSeconds?: number;
   generation?: number;
   path?: string;
-  firmware?: { secureBoot: string; template: string; firstBoot: { type: string; path: string; device: string } | null } | null;
+  firmware?: { secureBoot: string; template: string; firstBoot: { type: string; path: string; device: string; description?: string } | null } | null;
   disks?: string[];
   dvds?: string[];
   adapters?: { mac: string; switch: string; addresses: string[] }[];

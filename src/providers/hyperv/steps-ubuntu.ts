@@ -122,7 +122,9 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       call: call.finishInstall(cfg, m),
       check: async () => {
         const now = await vm();
-        return now.state === 'Running' && /^Ok/.test(now.heartbeat ?? '') && !(now.dvds ?? []).length && now.firmware?.firstBoot?.path === p.osDisk;
+        // not the first boot entry: the installed system registers its own loader ahead of the disk
+        const discs = (now.dvds ?? []).filter((d) => d === p.seedIso || d === cfg.ubuntuIso);
+        return now.state === 'Running' && /^Ok/.test(now.heartbeat ?? '') && discs.length === 0;
       },
       before: () => ensureConsoleTap(env, m, p.pipe),
       after: async (_result, ctx) => {

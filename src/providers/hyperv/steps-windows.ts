@@ -102,6 +102,9 @@ export function windowsSteps(env: HypervEnv, m: MachineSpec): Step[] {
       machine: m.name,
       deps: [id('disk')],
       call: call.firmware(cfg, m),
+      // Secure Boot cannot change while the VM runs, and once Windows has booted its own
+      // boot manager entry comes first: a started VM's firmware is left as it is
+      localCheck: () => store.isStepDone(id('start')),
       check: async () => {
         const fw = (await vm()).firmware;
         return fw?.secureBoot === 'On' && fw.template === 'MicrosoftWindows' && fw.firstBoot?.path === p.osDisk;
