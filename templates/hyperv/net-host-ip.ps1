@@ -6,12 +6,22 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
-# found through the host vNIC's MAC: the adapter's name ("vEthernet (...)") is not a key
-$vnic = @(Get-VMNetworkAdapter -ManagementOS | Where-Object { $_.SwitchName -eq $SwitchName }) | Select-Object -First 1
+# found through the host vNIC's MAC: the adapter's name ("vEthernet (...)") is not a key.
+# A switch made a moment ago may not show its adapter yet: look again for a while.
+$vnic = $null
+$adapter = $null
+$deadline = (Get-Date).AddSeconds(60)
+do {
+  $vnic = @(Get-VMNetworkAdapter -ManagementOS | Where-Object { $_.SwitchName -eq $SwitchName }) | Select-Object -First 1
+  if ($null -ne $vnic) {
+    $mac = ([string]$vnic.MacAddress).ToUpperInvariant()
+    $adapter = @(Get-NetAdapter | Where-Object { (([string]$_.MacAddress) -replace '-', '').ToUpperInvariant() -eq $mac }) | Select-Object -First 1
+  }
+  if ($null -ne $adapter) { break }
+  Start-Sleep -Milliseconds 500
+} while ((Get-Date) -lt $deadline)
 if ($null -eq $vnic) { throw "switch '$SwitchName' has no host adapter: it must be an Internal switch" }
-$mac = ([string]$vnic.MacAddress).ToUpperInvariant()
-$adapter = @(Get-NetAdapter | Where-Object { (([string]$_.MacAddress) -replace '-', '').ToUpperInvariant() -eq $mac }) | Select-Object -First 1
-if ($null -eq $adapter) { throw "no network adapter with the MAC of switch '$SwitchName' ($mac)" }
+if ($null -eq $adapter) { throw "no network adapter with the MAC of switch '$SwitchName' ($($vnic.MacAddress))" }
 
 $current = @(Get-NetIPAddress -InterfaceIndex $adapter.ifIndex -AddressFamily IPv4 -ErrorAction SilentlyContinue)
 $same = @($current | Where-Object { $_.IPAddress -eq $IPAddress })

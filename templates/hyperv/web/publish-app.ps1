@@ -35,7 +35,8 @@ if ($rule.Count -eq 0) {
 foreach ($other in @(Get-Website | Where-Object { $_.Name -ne $SiteName })) {
   if (([string]$other.Bindings.Collection) -match (':{0}:' -f $Port)) { Stop-Website -Name $other.Name }
 }
-$site = Get-Website -Name $SiteName
+# Get-Website -Name does not filter on every IIS version: compare the names here
+$site = @(Get-Website | Where-Object { $_.Name -eq $SiteName }) | Select-Object -First 1
 if ($null -eq $site) {
   New-Website -Name $SiteName -PhysicalPath $AppPath -Port $Port -ApplicationPool $pool -Force | Out-Null
 } else {
@@ -43,4 +44,5 @@ if ($null -eq $site) {
 }
 if ([string](Get-WebAppPoolState -Name $pool).Value -eq 'Started') { Restart-WebAppPool -Name $pool } else { Start-WebAppPool -Name $pool }
 Start-Website -Name $SiteName
-@{ site = $SiteName; physicalPath = $AppPath; state = [string](Get-Website -Name $SiteName).State }
+$now = @(Get-Website | Where-Object { $_.Name -eq $SiteName }) | Select-Object -First 1
+@{ site = $SiteName; physicalPath = $AppPath; state = [string]$now.State }

@@ -19,7 +19,8 @@ $rule = @(Get-NetFirewallRule -Name 'labctl-wmsvc' -ErrorAction SilentlyContinue
 $site = $null
 if ($SiteName -and (Get-Module -ListAvailable -Name 'WebAdministration')) {
   Import-Module WebAdministration
-  $w = Get-Website -Name $SiteName
+  # Get-Website -Name does not filter on every IIS version: compare the names here
+  $w = @(Get-Website | Where-Object { $_.Name -eq $SiteName }) | Select-Object -First 1
   if ($null -ne $w) { $site = @{ state = [string]$w.State; physicalPath = [string]$w.PhysicalPath; bindings = [string]$w.Bindings.Collection } }
 }
 
