@@ -14,7 +14,14 @@ workdir=$5
 envfile=$6
 shift 6
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# alive and not a zombie: a killed daemon stays a zombie until init reaps it, and kill -0
+# succeeds on a zombie (see pid-alive.sh)
+running() {
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 fail() {
   echo "$1; last lines of $logfile:" >&2
   tail -n 20 "$logfile" >&2 2>/dev/null || true
@@ -25,7 +32,7 @@ if running && [ "$restart" = yes ]; then
   pid=$(cat "$pidfile")
   kill "$pid"
   i=0
-  while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  while running && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 fi

@@ -4,8 +4,10 @@
  * renderer refuses missing values, unused values and line breaks smuggled into a line.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { renderTemplate, renderText, TEMPLATES_DIR, escapeXml } from '../../src/util/template.js';
@@ -21,7 +23,7 @@ function shellScripts(dir = TEMPLATES_DIR): string[] {
 describe('role templates', () => {
   it('every shell script under templates/ parses with sh -n', () => {
     const scripts = shellScripts();
-    assert.ok(scripts.length >= 6, `found only ${scripts.length} scripts`);
+    assert.ok(scripts.length >= 5, `found only ${scripts.length} scripts`);
     for (const s of scripts) execFileSync('sh', ['-n', s]);
   });
 
@@ -58,6 +60,35 @@ describe('role templates', () => {
     assert.throws(() => renderText('a', { x: 1 }), /not used/);
     assert.throws(() => renderText('requirepass {{p}}', { p: 'a\nrename-command CONFIG ""' }), /line break/);
     assert.equal(renderText('<a v="{{v}}"/>', { v: `"&<'` }, escapeXml), '<a v="&quot;&amp;&lt;&apos;"/>');
+  });
+});
+
+describe('pid-alive.sh', () => {
+  it('says a live process is alive, and a zombie (which kill -0 still accepts) is not', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-pid-'));
+    // `true &` exits at once; sleep, exec'd in its parent's place, never reaps it: a zombie
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number((await once(parent.stdout!, 'data'))[0].toString().trim());
+      const script = path.join(TEMPLATES_DIR, 'linux/pid-alive.sh');
+      const alive = (pid: number) => {
+        writeFileSync(path.join(dir, 'pid'), `${pid}\n`);
+        return spawnSync('sh', [script, path.join(dir, 'pid')]).status;
+      };
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'Z'; i++) {
+        state = readFileSync(`/proc/${zombie}/stat`, 'utf8').replace(/^.*\) /, '')[0]!;
+        if (state !== 'Z') await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(state, 'Z', 'the test did make a zombie');
+      assert.equal(spawnSync('kill', ['-0', String(zombie)]).status, 0, 'kill -0 accepts the zombie');
+      assert.equal(alive(zombie), 1, 'a zombie is not alive');
+      assert.equal(alive(parent.pid!), 0, 'a running process is alive');
+      assert.equal(alive(999_999_999), 1);
+    } finally {
+      parent.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

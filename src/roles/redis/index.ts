@@ -186,7 +186,10 @@ export function redisSteps(rc: RoleContext): Step[] {
       }),
       check: async () => {
         const fresh = await withMachine(async (t) => {
-          const running = await t.exec(asRoot(access, serviceActiveCommand(access, paths.pidFile)));
+          const running =
+            access.services === 'pidfile'
+              ? await runScript(t, access, 'linux/pid-alive.sh', [paths.pidFile])
+              : await t.exec(asRoot(access, 'systemctl is-active --quiet labctl-redis'));
           if (running.code !== 0) return false;
           const applied = await t.exec(asRoot(access, `cat ${shq(paths.runningConf)}`));
           return applied.code === 0 && applied.stdout.trim() === sha256(renderedConfig());
@@ -233,10 +236,6 @@ export function redisSteps(rc: RoleContext): Step[] {
         }),
     },
   ];
-}
-
-function serviceActiveCommand(access: MachineAccess, pidFile: string): string {
-  return access.services === 'pidfile' ? `sh -c 'kill -0 "$(cat ${shq(pidFile)})"'` : 'systemctl is-active --quiet labctl-redis';
 }
 
 async function ping(rc: RoleContext): Promise<string> {

@@ -117,7 +117,8 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
         const p = await paths();
         const want = await deployedHash();
         const current = await withMachine(async (t) => {
-          const r = await t.exec(asRoot(access, `kill -0 "$(cat ${shq(p.pidFile)})" && cat ${shq(p.running)}`));
+          if ((await runScript(t, access, 'linux/pid-alive.sh', [p.pidFile])).code !== 0) return undefined;
+          const r = await t.exec(asRoot(access, `cat ${shq(p.running)}`));
           return r.code === 0 ? r.stdout.trim() : undefined;
         });
         return current === want && (await healthy(rc)) === undefined;
