@@ -17,10 +17,10 @@ import { windowsSteps } from './steps-windows.js';
 import { hypervLeftovers, hypervTeardownPlan } from './teardown.js';
 import { validateHyperv } from './validate.js';
 import { guestChannel } from './guest.js';
+import { realClock, type Clock } from './wait.js';
 import { webWindowsSteps } from '../../roles/web-windows/index.js';
 import type { WebPackage } from '../../roles/web-windows/packages.js';
 import type { AppBundle } from '../../roles/web-linux/bundle.js';
-import { realClock, type Clock } from './wait.js';
 
 export interface HypervDeps {
   /** the PowerShell runner; default: a node-powershell session on Windows, none elsewhere */
@@ -38,8 +38,8 @@ export interface HypervDeps {
 
 /**
  * Hyper-V on a Windows host. Every host operation is a script under templates/hyperv run
- * through one PowerShell session; on another OS there is no session and the provider can
- * still validate a spec and plan (steps without live checks).
+ * through a few long-lived PowerShell sessions; on another OS there is no PowerShell and the
+ * provider can still validate a spec and plan (steps without live checks).
  */
 export class HypervProvider implements Provider {
   readonly name = 'hyperv' as const;
