@@ -46,11 +46,14 @@ export interface DeliveryReport {
 
 interface Participant {
   key: string;
+  /** position among all participants: the sender number in message texts */
+  index: number;
   node: string;
   client: ChatClient;
-  /** first receipt per message "sender seq"; extra receipts are duplicates */
-  seen: Set<string>;
-  lastSeqFrom: Map<string, number>;
+  /** receipts per message (sender * M + seq): a second one is a duplicate */
+  seen: Uint8Array;
+  /** the highest seq received from each sender so far */
+  lastSeqFrom: Int32Array;
   received: number;
   duplicated: number;
   outOfOrder: number;
@@ -67,8 +70,14 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
   const participants: Participant[] = [];
   const latencies: number[] = [];
   const crossLatencies: number[] = [];
-  const sentAt = new Map<string, number>();
-  const senderNode = new Map<string, string>();
+  // Indexed by sender number and seq: at high rates every receipt is handled without
+  // building a string or growing a map (the measuring process must not be what is slow).
+  const total = opts.nodes.length * opts.clientsPerNode;
+  const M = opts.messagesPerClient;
+  const sentAt = new Float64Array(total * M);
+  const senderNode: string[] = new Array(total);
+  const joined = new Uint8Array(total);
+  const prefix = `verify ${runId} `;
   const started = performance.now();
 
   try {
@@ -77,9 +86,21 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
       opts.nodes.flatMap((node) =>
         Array.from({ length: opts.clientsPerNode }, async (_, i) => {
           const key = `${node.name}.${i}`;
+          const index = opts.nodes.indexOf(node) * opts.clientsPerNode + i;
           const client = new ChatClient(node.url, key);
-          const p: Participant = { key, node: node.name, client, seen: new Set(), lastSeqFrom: new Map(), received: 0, duplicated: 0, outOfOrder: 0 };
+          const p: Participant = {
+            key,
+            index,
+            node: node.name,
+            client,
+            seen: new Uint8Array(total * M),
+            lastSeqFrom: new Int32Array(total).fill(-1),
+            received: 0,
+            duplicated: 0,
+            outOfOrder: 0,
+          };
           participants.push(p);
+          senderNode[index] = node.name;
           try {
             await client.connect();
             const ack = await client.join(`verify-${key}`);
@@ -88,33 +109,34 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
             failures.push(`${node.name}: ${(err as Error).message}`);
             return;
           }
-          senderNode.set(key, node.name);
+          joined[index] = 1;
           client.onChat((m) => {
             const now = performance.now();
-            const parts = m.text.split(' ');
-            if (parts.length !== 4 || parts[0] !== 'verify' || parts[1] !== runId) return;
-            const from = parts[2]!;
-            const seq = Number(parts[3]);
-            const id = `${from} ${seq}`;
-            if (p.seen.has(id)) {
+            // text: "verify <run> <sender number> <seq>"
+            if (typeof m.text !== 'string' || !m.text.startsWith(prefix)) return;
+            const space = m.text.indexOf(' ', prefix.length);
+            const from = Number(m.text.slice(prefix.length, space));
+            const seq = Number(m.text.slice(space + 1));
+            if (!(from >= 0 && from < total && seq >= 0 && seq < M)) return;
+            const id = from * M + seq;
+            if (p.seen[id]) {
               p.duplicated++;
               return;
             }
-            p.seen.add(id);
+            p.seen[id] = 1;
             p.received++;
-            const last = p.lastSeqFrom.get(from) ?? -1;
-            if (seq < last) p.outOfOrder++;
-            else p.lastSeqFrom.set(from, seq);
-            const t0 = sentAt.get(id);
-            if (t0 !== undefined) {
+            if (seq < p.lastSeqFrom[from]!) p.outOfOrder++;
+            else p.lastSeqFrom[from] = seq;
+            const t0 = sentAt[id]!;
+            if (t0 > 0) {
               latencies.push(now - t0);
-              if (senderNode.get(from) !== p.node) crossLatencies.push(now - t0);
+              if (senderNode[from] !== p.node) crossLatencies.push(now - t0);
             }
           });
         }),
       ),
     );
-    const ready = participants.filter((p) => senderNode.has(p.key));
+    const ready = participants.filter((p) => joined[p.index]);
     if (failures.length > 0) return finish(false, `clients could not connect: ${failures.join('; ')}`);
 
     opts.onProgress?.(`sending ${ready.length * opts.messagesPerClient} messages`);
@@ -131,10 +153,9 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
           const due = sendStart + (interval * index) / ready.length + seq * interval;
           const wait = due - performance.now();
           if (wait > 1) await sleep(wait);
-          const id = `${p.key} ${seq}`;
-          sentAt.set(id, performance.now());
+          sentAt[p.index * M + seq] = performance.now();
           acks.push(
-            p.client.send(`verify ${runId} ${p.key} ${seq}`).then(
+            p.client.send(`${prefix}${p.index} ${seq}`).then(
               (ack) => {
                 if (!ack.ok) {
                   refused++;
@@ -167,7 +188,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
   }
 
   function finish(ok: boolean, reason: string, sending = { sent: 0, refused: 0, sendMs: 0 }): DeliveryReport {
-    const ready = participants.filter((p) => senderNode.has(p.key));
+    const ready = participants.filter((p) => joined[p.index]);
     const expectedEach = sending.sent - sending.refused;
     const perNode: NodeDelivery[] = opts.nodes.map((n) => {
       const mine = ready.filter((p) => p.node === n.name);

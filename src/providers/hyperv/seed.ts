@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { MachineSpec } from '../../spec/types.js';
 import { oneLine, renderTemplate, templatePath } from '../../util/template.js';
 import { buildIso } from './iso9660.js';
+import type { GuestNetwork } from './guest-network.js';
 import { macColons } from './names.js';
 
 /**
@@ -9,14 +9,7 @@ import { macColons } from './names.js';
  * CIDATA. The templates are YAML; each value goes in as a JSON string or list, which YAML
  * parses as a quoted scalar or a flow sequence, so no value can break out of its field.
  */
-export interface SeedInput {
-  lab: string;
-  machine: MachineSpec;
-  /** 00155DAABBCC */
-  mac: string;
-  prefix: number;
-  gateway: string;
-  dns: string[];
+export interface SeedInput extends GuestNetwork {
   user: string;
   authorizedKey: string;
   hostKey: { privateKey: string; publicKey: string };

@@ -5,7 +5,8 @@ import type { MachineSpec } from '../../spec/types.js';
 import { generateSshKeyPair } from '../../transports/ssh.js';
 import { OperationError } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact } from '../lab-keys.js';
-import { UBUNTU_USER, labDns, machinePaths } from './config.js';
+import { UBUNTU_USER, machinePaths } from './config.js';
+import { guestNetwork } from './guest-network.js';
 import { consoleFile, ensureConsoleTap, getVm, invoke, localFile, machineStepId, scriptStep, stopConsoleTap, type HypervEnv } from './env.js';
 import { ownerTag } from './names.js';
 import { call, noteMark, type VmFacts } from './scripts.js';
@@ -224,15 +225,8 @@ function writeSeed(env: HypervEnv, m: MachineSpec, file: string): void {
     store.secrets.write(`${secret}.pub`, hostKey.publicKey.trim() + '\n');
   }
   store.setFact(hostKeyFact(m.name), hostKey.publicKey.trim());
-  const dns = labDns(env.cfg, store);
-  if (!dns || dns.length === 0) throw new OperationError('no DNS servers for the lab yet (the hyperv:dns step records them)');
   const iso = buildSeedIso({
-    lab: spec.name,
-    machine: m,
-    mac: machinePaths(env.cfg, m).mac,
-    prefix: spec.network.prefix,
-    gateway: spec.network.gateway,
-    dns,
+    ...guestNetwork(env, m),
     user: UBUNTU_USER,
     authorizedKey: ensureLabClientKey(store).publicKey,
     hostKey,

@@ -4,8 +4,8 @@ import type { Step } from '../../engine/step.js';
 import type { MachineSpec } from '../../spec/types.js';
 import { generatePassword } from '../../state/secrets.js';
 import type { LabStore } from '../../state/store.js';
-import { OperationError } from '../../util/errors.js';
-import { labDns, machinePaths } from './config.js';
+import { machinePaths } from './config.js';
+import { guestNetwork } from './guest-network.js';
 import { getVm, invoke, localFile, machineStepId, scriptStep, type HypervEnv } from './env.js';
 import { call } from './scripts.js';
 import { LAB_STEPS } from './steps-lab.js';
@@ -149,16 +149,9 @@ export function windowsSteps(env: HypervEnv, m: MachineSpec): Step[] {
 }
 
 function writeUnattend(env: HypervEnv, m: MachineSpec, file: string): void {
-  const { store, spec } = env.lab;
-  const dns = labDns(env.cfg, store);
-  if (!dns || dns.length === 0) throw new OperationError('no DNS servers for the lab yet (the hyperv:dns step records them)');
+  const { store } = env.lab;
   const xml = renderUnattend({
-    lab: spec.name,
-    machine: m,
-    mac: machinePaths(env.cfg, m).mac,
-    prefix: spec.network.prefix,
-    gateway: spec.network.gateway,
-    dns,
+    ...guestNetwork(env, m),
     timeZone: env.cfg.timeZone,
     adminPassword: adminPassword(store, m.name),
   });

@@ -1,14 +1,8 @@
-import type { MachineSpec } from '../../spec/types.js';
 import { escapeXml, renderTemplate } from '../../util/template.js';
 import { macDashes } from './names.js';
+import type { GuestNetwork } from './guest-network.js';
 
-export interface UnattendInput {
-  lab: string;
-  machine: MachineSpec;
-  mac: string;
-  prefix: number;
-  gateway: string;
-  dns: string[];
+export interface UnattendInput extends GuestNetwork {
   /** a Windows time zone id, e.g. "UTC" or "W. Europe Standard Time" */
   timeZone: string;
   adminPassword: string;
