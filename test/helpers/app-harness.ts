@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
+import { GiveUp, sleep, waitFor } from './wait.js';
 import type {
   ChatAck,
   ChatMessage,
@@ -38,38 +39,11 @@ export async function buildBundle(): Promise<void> {
   await bundled;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { GiveUp, sleep };
 
-/** Thrown from a `waitUntil` check when waiting longer cannot help (the process is gone). */
-export class GiveUp extends Error {}
-
-/**
- * Polls `check` until it returns something other than undefined/false, or fails naming `what`.
- * Other errors from `check` count as "not yet" (a server still starting refuses connections).
- */
-export async function waitUntil<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      if (err instanceof GiveUp) throw err;
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(25);
-  }
+/** Polls `check` until it returns something other than undefined/false, or fails naming `what`. */
+export function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  return waitFor(what, check, { timeoutMs, intervalMs: 25 });
 }
 
 export async function freePort(): Promise<number> {

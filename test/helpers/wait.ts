@@ -4,6 +4,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown from a probe when waiting longer cannot help (the process is gone): ends the wait at once. */
+export class GiveUp extends Error {}
+
 /**
  * Calls `probe` every `intervalMs` until it returns a value other than undefined/false, and
  * returns that value; throws "timed out after N ms waiting for WHAT" at the deadline.
@@ -20,6 +23,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     if (Date.now() >= deadline) {

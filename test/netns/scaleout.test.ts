@@ -11,6 +11,7 @@ import { createLabFixture, type LabFixture } from '../helpers/lab.js';
 import { describeResult, hasStackTrace } from '../helpers/cli.js';
 import { ChatClient, type ChatMessage } from '../../src/verify/chat-client.js';
 import { pingRedis } from '../../src/verify/redis-probe.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BUILD_TIMEOUT = 600_000;
 let lab: LabFixture;
@@ -33,12 +34,7 @@ function collect(c: ChatClient): ChatMessage[] {
 }
 
 async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+  await waitFor(what, fn, { timeoutMs: ms, intervalMs: 25 });
 }
 
 describe('scaleout lab on netns: up, Redis from source, verify, browser, watch, recovery', { timeout: BUILD_TIMEOUT + 300_000 }, () => {
