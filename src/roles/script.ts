@@ -58,7 +58,6 @@ export async function remoteSha256(t: Transport, access: Pick<MachineAccess, 'as
   return r.code === 0 ? r.stdout.split(' ')[0] : undefined;
 }
 
-export type { ExecResult };
 
 /** Runs `fn` with a connection to the machine, closed (or handed back to the pool) after. */
 export async function withConnection<T>(access: Pick<MachineAccess, 'connect'>, fn: (t: Transport) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -217,11 +217,6 @@ export class LabStore {
       throw new OperationError(`${this.paths.state} is unreadable (${(err as Error).message}); move it aside to start over`);
     }
   }
-}
-
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
 }
 
 function processExists(pid: number): boolean {

@@ -2,19 +2,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Retries `attempt` until it returns a value or `timeoutMs` passes; then rethrows its last error. */
-export async function retryUntil<T>(attempt: () => Promise<T>, timeoutMs: number, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() + intervalMs > deadline) throw err;
-      await sleep(intervalMs);
-    }
-  }
-}
-
 export function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(text);
   if (!m) throw new Error(`not a duration: ${text}`);

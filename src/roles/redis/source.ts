@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabSpec } from '../../spec/types.js';
 import { cacheDir } from '../../util/cache.js';
@@ -122,9 +122,4 @@ async function aptEntriesOn(t: Transport): Promise<AptEntry[]> {
     entries.push(...(name.endsWith('.sources') ? parseDeb822(body) : parseOneLine(body)));
   }
   return entries;
-}
-
-/** Forget a cached download (after a sha256 mismatch on the machine, say). */
-export function discardCached(file: string | undefined): void {
-  if (file) rmSync(file, { force: true });
 }
