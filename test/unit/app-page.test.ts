@@ -116,6 +116,8 @@ describe('chat page in a browser', () => {
     await send(alice, marker);
     await message(bob, marker).waitFor();
     assert.equal(await message(bob, 'too long').count(), 0);
+    // alice's page clears the notice when its own ack arrives; bob's page may show the message first
+    await alice.waitForFunction(() => document.getElementById('notice')?.textContent === '', undefined, { timeout: 3000 }).catch(() => {});
     assert.equal(await alice.textContent('#notice'), '', 'a sent message clears the notice');
   });
 
