@@ -192,7 +192,15 @@ export class NodePowerShellChannel implements LineChannel {
   private starting: Promise<ShellLike> | undefined;
   private busy = 0;
 
-  constructor(private readonly executable = 'powershell') {}
+  /**
+   * @param executable powershell (Windows PowerShell 5.1, the default on a Hyper-V host), pwsh,
+   * or a path (LABCTL_POWERSHELL: the tests' simulated host is one)
+   * @param env extra environment for the PowerShell process
+   */
+  constructor(
+    private readonly executable = 'powershell',
+    private readonly env?: Record<string, string>,
+  ) {}
 
   private async session(): Promise<ShellLike> {
     if (this.shell) return this.shell;
@@ -209,6 +217,7 @@ export class NodePowerShellChannel implements LineChannel {
           executableOptions: { '-NoProfile': true, '-NonInteractive': true, '-ExecutionPolicy': 'Bypass' },
           // text on stderr must not fail a call by itself: the framed answer decides
           throwOnInvocationError: false,
+          ...(this.env ? { spawnOptions: { env: { ...process.env, ...this.env } } } : {}),
         }) as unknown as ShellLike;
         this.shell = shell;
         return shell;
@@ -316,6 +325,17 @@ export class PooledRunner implements PowerShellRunner {
 }
 
 /** The runner labctl uses on a Windows host. */
-export function nodePowerShellRunner(executable = 'powershell', sessions = 4): PowerShellRunner {
-  return new PooledRunner(() => new FramedRunner(new NodePowerShellChannel(executable)), sessions);
+export function nodePowerShellRunner(executable = 'powershell', sessions = 4, env?: Record<string, string>): PowerShellRunner {
+  return new PooledRunner(() => new FramedRunner(new NodePowerShellChannel(executable, env)), sessions);
+}
+
+/**
+ * Which PowerShell labctl drives: LABCTL_POWERSHELL when set (an executable name or path,
+ * e.g. pwsh, or the tests' simulated host), else Windows PowerShell on Windows and none
+ * elsewhere.
+ */
+export function powershellExecutable(platform: NodeJS.Platform = process.platform): string | undefined {
+  const chosen = process.env.LABCTL_POWERSHELL?.trim();
+  if (chosen) return chosen;
+  return platform === 'win32' ? 'powershell' : undefined;
 }

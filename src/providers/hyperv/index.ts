@@ -1,7 +1,7 @@
 import type { Step } from '../../engine/step.js';
 import type { TeardownPlan } from '../../engine/teardown.js';
 import type { LabSpec, MachineSpec } from '../../spec/types.js';
-import { nodePowerShellRunner, type PowerShellRunner } from '../../transports/powershell.js';
+import { nodePowerShellRunner, powershellExecutable, type PowerShellRunner } from '../../transports/powershell.js';
 import { SshTransport } from '../../transports/ssh.js';
 import { OperationError, errorMessage } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
@@ -50,8 +50,9 @@ export class HypervProvider implements Provider {
 
   private runner(): PowerShellRunner | undefined {
     if (this.deps.runner) return this.deps.runner;
-    if ((this.deps.platform ?? process.platform) !== 'win32') return undefined;
-    this.runnerInstance ??= nodePowerShellRunner();
+    const executable = powershellExecutable(this.deps.platform ?? process.platform);
+    if (!executable) return undefined;
+    this.runnerInstance ??= nodePowerShellRunner(executable);
     return this.runnerInstance;
   }
 
