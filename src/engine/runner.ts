@@ -67,6 +67,7 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResu
   const finished = new Set<string>();
   const pending = [...ordered];
   const running = new Map<string, Promise<void>>();
+  const held = new Set<string>();
   let failure: StepFailedError | undefined;
 
   const runOne = async (step: Step): Promise<void> => {
@@ -101,9 +102,12 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResu
     if (!failure) {
       for (let i = 0; i < pending.length && running.size < limit; ) {
         const step = pending[i]!;
-        if ((step.deps ?? []).every((d) => finished.has(d))) {
+        const free = !step.exclusive || !held.has(step.exclusive);
+        if (free && (step.deps ?? []).every((d) => finished.has(d))) {
           pending.splice(i, 1);
+          if (step.exclusive) held.add(step.exclusive);
           const p = runOne(step).finally(() => {
+            if (step.exclusive) held.delete(step.exclusive);
             running.delete(step.id);
             finished.add(step.id);
           });

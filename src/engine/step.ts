@@ -24,6 +24,13 @@ export interface Step {
   machine?: string;
   deps?: string[];
   /**
+   * Steps naming the same key never run at the same time, whatever their machines: e.g. one
+   * Windows Installer transaction per guest (a second msiexec exits 1618), one virtual disk
+   * of a base image mounted at a time on the host (the same disk signature keeps the second
+   * one offline).
+   */
+  exclusive?: string;
+  /**
    * Is the work already there? Checked live on every run; without a check the journal
    * decides (a step recorded as finished is not run again).
    */

@@ -41,7 +41,7 @@ interface Trace {
 
 /** Fake steps that record when they run; `fail` decides per call whether apply throws. */
 function fakeSteps(
-  specs: { id: string; deps?: string[]; ms?: number; fail?: () => boolean; check?: () => boolean; notApplicable?: string }[],
+  specs: { id: string; deps?: string[]; ms?: number; fail?: () => boolean; check?: () => boolean; notApplicable?: string; exclusive?: string }[],
   trace: Trace,
 ): Step[] {
   let running = 0;
@@ -49,6 +49,7 @@ function fakeSteps(
     id: s.id,
     title: `step ${s.id}`,
     deps: s.deps,
+    exclusive: s.exclusive,
     notApplicable: s.notApplicable,
     ...(s.check ? { check: async () => s.check!() } : {}),
     apply: async (ctx) => {
@@ -192,6 +193,26 @@ describe('runSteps', () => {
     }
     assert.equal(t.maxRunning, 2, 'at most 2 at a time, and 2 did run together');
     assert.ok(took < 30 + 4 * 80, `four 80 ms steps two at a time: ${took.toFixed(0)} ms`);
+    store.close();
+  });
+
+  test('steps naming the same exclusive key never overlap; the others still run in parallel', async () => {
+    const store = openStore();
+    const t = newTrace();
+    const specs = [
+      { id: 'web1:rewrite', ms: 60, exclusive: 'msi:web1' },
+      { id: 'web1:node', ms: 60, exclusive: 'msi:web1' },
+      { id: 'web1:webdeploy', ms: 60, exclusive: 'msi:web1' },
+      { id: 'web2:rewrite', ms: 60, exclusive: 'msi:web2' },
+      { id: 'web2:node', ms: 60, exclusive: 'msi:web2' },
+    ];
+    await runSteps(fakeSteps(specs, t), { store, concurrency: 6 });
+    const overlap = (a: string, b: string) => t.started.get(a)! < t.ended.get(b)! && t.started.get(b)! < t.ended.get(a)!;
+    for (const group of [['web1:rewrite', 'web1:node', 'web1:webdeploy'], ['web2:rewrite', 'web2:node']]) {
+      for (const a of group) for (const b of group) if (a < b) assert.ok(!overlap(a, b), `${a} and ${b} ran at the same time`);
+    }
+    assert.ok(overlap('web1:rewrite', 'web2:rewrite') || overlap('web1:rewrite', 'web2:node') || overlap('web1:node', 'web2:rewrite'), 'the two guests still install in parallel');
+    assert.equal(t.applied.length, 5);
     store.close();
   });
 });
