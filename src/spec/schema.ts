@@ -46,6 +46,8 @@ const hyperv = z.strictObject({
       install: duration.default('45m'),
       boot: duration.default('10m'),
       ready: duration.default('10m'),
+      /** how often a wait looks again (default: every 15 s while Ubuntu installs, every 5 s otherwise) */
+      poll: duration.optional(),
     })
     .prefault({}),
 });

@@ -28,7 +28,7 @@ export interface HypervConfig {
   windowsBase?: string;
   timeZone: string;
   dns?: string[];
-  timeouts: { installMs: number; bootMs: number; readyMs: number };
+  timeouts: { installMs: number; bootMs: number; readyMs: number; pollMs?: number };
 }
 
 export function hypervConfig(spec: LabSpec): HypervConfig {
@@ -61,6 +61,7 @@ export function hypervConfig(spec: LabSpec): HypervConfig {
       installMs: parseDuration(t?.install ?? '45m'),
       bootMs: parseDuration(t?.boot ?? '10m'),
       readyMs: parseDuration(t?.ready ?? '10m'),
+      pollMs: t?.poll ? parseDuration(t.poll) : undefined,
     },
   };
 }

@@ -57,12 +57,14 @@ export class HypervProvider implements Provider {
   }
 
   env(lab: LabContext): HypervEnv {
+    const cfg = hypervConfig(lab.spec);
+    const poll = cfg.timeouts.pollMs;
     return {
       lab,
-      cfg: hypervConfig(lab.spec),
+      cfg,
       runner: this.runner(),
       clock: this.deps.clock ?? realClock,
-      pollMs: { install: 15_000, boot: 5_000, ready: 5_000, ...this.deps.pollMs },
+      pollMs: { install: poll ?? 15_000, boot: poll ?? 5_000, ready: poll ?? 5_000, ...this.deps.pollMs },
       sshProbe: (m, timeoutMs) => (this.deps.sshProbe ?? probeSsh)(lab, m, timeoutMs),
       consoleTap: this.deps.consoleTap ?? pipeConsoleTap,
       taps: this.taps,
