@@ -3,7 +3,7 @@ import { UsageError } from '../util/errors.js';
 
 interface LockOwner {
   pid: number;
-  /** process start time from /proc, so a reused pid is not mistaken for the owner */
+  /** process start time from /proc (Linux only), so a reused pid is not mistaken for the owner */
   started?: string;
   command?: string;
 }
@@ -130,6 +130,17 @@ function parseOwner(text: string | undefined): LockOwner | undefined {
   }
 }
 
+/**
+ * Whether the lock's owner still runs. process.kill(pid, 0) says whether the pid is in use (on
+ * Windows Node opens the process and asks whether it has exited; EPERM: it exists, but belongs
+ * to someone else). On Linux the start time recorded in the lock must also match, so a pid
+ * reused by another process does not keep a lock alive.
+ *
+ * On Windows (no /proc) only the liveness check remains: if the owner died and Windows gave its
+ * pid to an unrelated process, the lock reads as busy until that process ends. That errs on the
+ * safe side (never two labctl on one lab), and the message names the pid and the command, so
+ * the user can look it up in Task Manager and delete the lock file.
+ */
 function isAlive(owner: LockOwner): boolean {
   try {
     process.kill(owner.pid, 0);
@@ -140,7 +151,13 @@ function isAlive(owner: LockOwner): boolean {
   return owner.started === undefined || started === undefined || started === owner.started;
 }
 
+/**
+ * The start time of a process (field 22 of /proc/PID/stat), Linux only. Never elsewhere: Node
+ * for Windows would read /proc/PID/stat as \proc\PID\stat on the current drive, and under
+ * Wine that is the Linux /proc of whatever unrelated process has that number.
+ */
 export function processStartTime(pid: number): string | undefined {
+  if (process.platform !== 'linux') return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // field 22 (starttime); the command name in field 2 may hold spaces, so split after ")"

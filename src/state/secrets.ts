@@ -3,7 +3,15 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
-/** Secrets live in files of mode 0600 in a folder of mode 0700, never in state.json. */
+/**
+ * Secrets live in files of mode 0600 in a folder of mode 0700, never in state.json.
+ *
+ * On Windows the modes are not enforced (Node maps them to the read-only attribute only; a
+ * file reads back as 0666): there a secret is protected by the NTFS ACL its folder inherits.
+ * The default home, %USERPROFILE%\.labctl, inherits the profile's ACL (that user, SYSTEM and
+ * Administrators); a --home or LABCTL_HOME elsewhere gets that folder's ACL, which may let other
+ * users read. See docs/windows-node.md.
+ */
 export class SecretStore {
   constructor(readonly dir: string) {}
 
