@@ -25,3 +25,13 @@ export function topoSort(steps: Step[]): Step[] {
   for (const s of steps) visit(s, []);
   return out;
 }
+
+/**
+ * The steps of some machines only (`labctl deploy web1`): the others are taken as they are,
+ * so a dependency on a step of a machine left out is dropped rather than run.
+ */
+export function stepsOfMachines(steps: Step[], machines: string[]): Step[] {
+  const keep = steps.filter((s) => s.machine !== undefined && machines.includes(s.machine));
+  const ids = new Set(keep.map((s) => s.id));
+  return keep.map((s) => (s.deps ? { ...s, deps: s.deps.filter((d) => ids.has(d)) } : s));
+}

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { planSteps, runSteps, StepFailedError, type RunEvent } from '../../src/engine/runner.js';
-import { topoSort } from '../../src/engine/order.js';
+import { stepsOfMachines, topoSort } from '../../src/engine/order.js';
 import { removeResources } from '../../src/engine/teardown.js';
 import type { Step } from '../../src/engine/step.js';
 import { LabStore } from '../../src/state/store.js';
@@ -223,6 +223,15 @@ describe('step order', () => {
   test('sorted so that each step follows its dependencies, stable otherwise', () => {
     const order = topoSort([step('c', ['b']), step('a'), step('b', ['a']), step('d')]).map((s) => s.id);
     assert.deepEqual(order, ['a', 'b', 'c', 'd']);
+  });
+
+  test('the steps of some machines only: dependencies on the machines left out are dropped, the rest kept', () => {
+    const step = (id: string, machine?: string, deps?: string[]): Step => ({ id, title: id, machine, deps, apply: async () => {} });
+    const all = [step('lab:key'), step('redis:build', 'redis'), step('redis:service', 'redis', ['redis:build']), step('web1:app', 'web1', ['lab:key']), step('web1:service', 'web1', ['web1:app', 'redis:service']), step('web2:service', 'web2', ['redis:service'])];
+    const picked = stepsOfMachines(all, ['web1']);
+    assert.deepEqual(picked.map((s) => [s.id, s.deps ?? []]), [['web1:app', []], ['web1:service', ['web1:app']]]);
+    assert.deepEqual(topoSort(picked).map((s) => s.id), ['web1:app', 'web1:service'], 'runs without the left-out steps');
+    assert.deepEqual(all[4]!.deps, ['web1:app', 'redis:service'], 'the original steps are not changed');
   });
 
   test('a cycle, an unknown dependency and a duplicate id are refused', () => {

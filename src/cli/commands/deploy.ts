@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { stepsOfMachines } from '../../engine/order.js';
 import { runSteps } from '../../engine/runner.js';
 import { deploySteps } from '../../roles/index.js';
 import { UsageError } from '../../util/errors.js';
@@ -9,20 +10,26 @@ import { Reporter } from '../reporter.js';
 
 export interface DeployOptions {
   redisTarball?: string;
+  /** only these machines (the others are left as they are) */
+  machines?: string[];
 }
 
 export function registerDeploy(program: Command): void {
   program
     .command('deploy')
+    .argument('[machine...]', 'only these machines (default: all); the others are left as they are')
     .description('build Redis from source on the redis machine and run the chat app on every web machine')
     .option('--redis-tarball <file>', 'build Redis from this local source tarball (uploaded over SFTP)')
-    .addHelpText('after', '\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose')
-    .action(async (opts: DeployOptions, cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose\n  sudo labctl deploy web2          # the chat app on web2 again, nothing else',
+    )
+    .action(async (machines: string[], opts: DeployOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const reporter = new Reporter(g);
       const lab = openLab(g, 'deploy');
       try {
-        const result = await deployLab(lab, reporter, opts);
+        const result = await deployLab(lab, reporter, { ...opts, machines });
         if (g.json) printJson({ ok: true, lab: lab.spec.name, ...result });
         else print(`lab ${lab.spec.name} deployed (${reporter.elapsed()}): labctl verify proves it works`);
       } finally {
@@ -38,14 +45,22 @@ export function applyDeployOptions(lab: Lab, opts: DeployOptions): void {
 /** Runs every deploy step; shared by `deploy` and `up`. The lab must be created. */
 export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOptions = {}) {
   applyDeployOptions(lab, opts);
-  const missing = (await lab.provider.status(lab)).filter((m) => m.state !== 'running');
+  const only = opts.machines?.length ? opts.machines : undefined;
+  for (const name of only ?? []) {
+    if (!lab.spec.machines.some((m) => m.name === name)) {
+      throw new UsageError(`no machine named "${name}" in lab ${lab.spec.name} (machines: ${lab.spec.machines.map((m) => m.name).join(', ')})`);
+    }
+  }
+  const missing = (await lab.provider.status(lab)).filter((m) => m.state !== 'running' && (!only || only.includes(m.name)));
   if (!lab.store.exists() || missing.length > 0) {
     const which = missing.map((m) => `${m.name} is ${m.state}`).join(', ');
     throw new UsageError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
   }
-  reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})`);
+  reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})${only ? `: ${only.join(', ')}` : ''}`);
   try {
-    const r = await runSteps(deploySteps(lab, lab.provider), { store: lab.store, onEvent: (e) => reporter.step(e) });
+    const all = deploySteps(lab, lab.provider);
+    const steps = only ? stepsOfMachines(all, only) : all;
+    const r = await runSteps(steps, { store: lab.store, onEvent: (e) => reporter.step(e) });
     const source = lab.store.fact<{ origin: string; kind: string }>('redis:source');
     if (source) reporter.info(`Redis source: ${source.origin}`);
     return { applied: r.applied, skipped: r.skipped, notApplicable: r.notApplicable, redisSource: source?.origin };
