@@ -60,8 +60,11 @@ export const CORE_INTERCEPTED = [
   'Test-Path',
 ];
 
-/** Core cmdlets that exist only in Windows PowerShell / PowerShell on Windows. */
-export const CORE_WINDOWS_ONLY = ['Get-Service', 'Set-Service', 'Start-Service', 'Stop-Service', 'Restart-Service'];
+/**
+ * Core cmdlets that exist only in Windows PowerShell / PowerShell on Windows, and
+ * Restart-Computer, which PowerShell on Linux has too but which must never act on this machine.
+ */
+export const CORE_WINDOWS_ONLY = ['Get-Service', 'Set-Service', 'Start-Service', 'Stop-Service', 'Restart-Service', 'Restart-Computer'];
 
 /** .NET types PowerShell on Linux has, by the short or full name the reference writes. */
 const PRIMITIVES = {

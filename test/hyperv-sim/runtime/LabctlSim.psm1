@@ -44,8 +44,17 @@ function Set-SimContext([string]$Kind, [string]$VmId) { $script:Context = @{ kin
     Ctx     where the call runs: @{ kind = 'host'|'guest'; vmId }
     Error   scriptblock: & $c.Error 'message' 'Category' $target  -> a non-terminating error
   What the body outputs is the cmdlet's output. To fail the whole call, throw (Stop-Sim).
+
+  -Unlocked: the body runs without the state lock and with S = $null, taking the state itself
+  with Use-SimState for each moment it looks or changes something (as a native program does).
+  For cmdlets that run other code or wait: PowerShell Direct runs a script block in a guest
+  runspace whose cmdlets take the lock themselves, Start-Process -Wait waits for msiexec.
 #>
-function Register-SimCmdlet([string]$Name, [scriptblock]$Body) { $script:Behaviours[$Name] = $Body }
+$script:Unlocked = New-Object 'System.Collections.Generic.HashSet[string]'
+function Register-SimCmdlet([string]$Name, [scriptblock]$Body, [switch]$Unlocked) {
+  $script:Behaviours[$Name] = $Body
+  if ($Unlocked) { [void]$script:Unlocked.Add($Name) } else { [void]$script:Unlocked.Remove($Name) }
+}
 
 <# For intercepted core cmdlets: $Test gets the bound parameters and says whether the simulator
    handles this call (else the real cmdlet runs). #>
@@ -182,18 +191,23 @@ function Invoke-SimCmdlet {
   $context = $script:Context
   $failure = $null
   $output = $null
+  $addError = { param([string]$Message, [string]$Category = 'InvalidOperation', $Target = $null) $errors.Add(@($Message, $Category, $Target)) }.GetNewClosure()
   try {
-    $output = Use-SimState {
-      param($S)
-      $call = @{
-        S      = $S
-        P      = $params
-        Cmdlet = $Cmdlet
-        Ctx    = $context
-        Name   = $Name
-        Error  = { param([string]$Message, [string]$Category = 'InvalidOperation', $Target = $null) $errors.Add(@($Message, $Category, $Target)) }.GetNewClosure()
+    if ($script:Unlocked.Contains($Name)) {
+      $output = @(& $body @{ S = $null; P = $params; Cmdlet = $Cmdlet; Ctx = $context; Name = $Name; Error = $addError })
+    } else {
+      $output = Use-SimState {
+        param($S)
+        $call = @{
+          S      = $S
+          P      = $params
+          Cmdlet = $Cmdlet
+          Ctx    = $context
+          Name   = $Name
+          Error  = $addError
+        }
+        , @(& $body $call)
       }
-      , @(& $body $call)
     }
   } catch [SimFailure] {
     $failure = $_.Exception
