@@ -7,8 +7,9 @@
 #   build-essential, pkg-config   compiling Redis from source
 #   chromium             verify --browser (driven by playwright-core; no browser download)
 #   redis-server         only for the chat app's own tests on loopback (the lab builds its own)
+#   wine64               the Windows-Node tests: Node.js for Windows runs under it (scripts/install-windows-node.sh)
 set -euo pipefail
-packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server)
+packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server wine64)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: run as root (sudo $0)" >&2

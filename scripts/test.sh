@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 npm ci --no-audit --no-fund
+bash scripts/install-windows-node.sh
 bash scripts/install-pwsh.sh
 npm test
