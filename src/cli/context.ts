@@ -76,3 +76,24 @@ export function openLab(opts: GlobalOptions, command: string, { lock = true } = 
     },
   };
 }
+
+/** labctl's own options, which a command passing its arguments on must not swallow. */
+const LABCTL_OPTIONS = ['--spec', '--provider', '--home', '--json', '--verbose'];
+
+/**
+ * The arguments of a command that passes them on (ssh, redis-cli): labctl's own options among
+ * them, before a `--`, are refused rather than passed on, so `labctl redis-cli INFO --spec
+ * other.yaml` cannot run against the default lab. After `--` everything is the command's.
+ */
+export function refuseLabctlOptions(command: string, args: string[]): string[] {
+  const dashes = args.indexOf('--');
+  const before = dashes === -1 ? args : args.slice(0, dashes);
+  const own = before.find((a) => LABCTL_OPTIONS.some((o) => a === o || a.startsWith(`${o}=`)));
+  if (own) {
+    const name = own.split('=')[0];
+    throw new UsageError(
+      `${name} after the arguments of labctl ${command} would be passed on, not used by labctl: put it before the command (labctl ${name} ... ${command} ...), or after -- to pass it on`,
+    );
+  }
+  return dashes === -1 ? args : [...before, ...args.slice(dashes + 1)];
+}

@@ -47,6 +47,11 @@ export interface MachineAccess {
   guardRoute?: () => Promise<void>;
 }
 
+export interface GuestShell {
+  transport(): Transport;
+  interactive(): { file: string; args: string[] };
+}
+
 export interface Provider {
   readonly name: ProviderName;
   /** spec checks that only matter to this provider */
@@ -61,6 +66,12 @@ export interface Provider {
    * Hyper-V: IIS + iisnode over PowerShell Direct); undefined means the Linux web role.
    */
   webSteps?(lab: LabContext, machine: MachineSpec, redisServiceStep: string): Step[] | undefined;
+  /**
+   * A machine reached some other way than SSH (a Windows VM over PowerShell Direct): its
+   * command transport and the program that opens an interactive session in this terminal.
+   * Undefined: use access() (SSH).
+   */
+  guestShell?(lab: LabContext, machine: MachineSpec): GuestShell | undefined;
   teardownPlan(lab: LabContext): TeardownPlan;
   /** after teardown: anything of the lab still present, one line each */
   leftovers(lab: LabContext): Promise<string[]>;

@@ -4,7 +4,7 @@ import { redisPaths } from '../../roles/redis/paths.js';
 import { REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
 import { shq } from '../../transports/transport.js';
 import { UsageError } from '../../util/errors.js';
-import { openLab, type GlobalOptions } from '../context.js';
+import { openLab, refuseLabctlOptions, type GlobalOptions } from '../context.js';
 import { runInteractive, streamCommand } from '../stream.js';
 import { connectMachine } from './ssh.js';
 
@@ -15,8 +15,9 @@ export function registerRedisCli(program: Command): void {
     .passThroughOptions()
     .description("run the lab's own redis-cli against its Redis, authenticated without the password ever on a command line")
     .addHelpText('after', '\nExamples:\n  labctl redis-cli INFO server\n  labctl redis-cli PUBSUB NUMSUB \'ChatApp-request#/#\'\n  labctl redis-cli')
-    .action(async (args: string[], _opts, cmd: Command) => {
+    .action(async (given: string[], _opts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      const args = refuseLabctlOptions('redis-cli', given);
       const lab = openLab(g, 'redis-cli', { lock: false });
       if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new UsageError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
       const m = redisMachine(lab.spec);

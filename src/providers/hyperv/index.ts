@@ -5,7 +5,8 @@ import { nodePowerShellRunner, powershellExecutable, type PowerShellRunner } fro
 import { SshTransport } from '../../transports/ssh.js';
 import { OperationError, errorMessage } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
-import type { LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import type { GuestShell, LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import { interactiveGuestShell, PowerShellDirectTransport } from './guest-shell.js';
 import { UBUNTU_USER, hypervConfig } from './config.js';
 import { pipeConsoleTap, type ConsoleTap, type ConsoleTapFactory } from './console.js';
 import { getVm, invoke, type HypervEnv, type SshProbeResult } from './env.js';
@@ -106,7 +107,7 @@ export class HypervProvider implements Provider {
 
   access(lab: LabContext, machine: MachineSpec): MachineAccess {
     if (machine.os === 'windows') {
-      throw new OperationError(`${machine.name} runs Windows: labctl reaches it through PowerShell Direct (the hyperv web role), not SSH`);
+      throw new OperationError(`${machine.name} runs Windows: labctl reaches it through PowerShell Direct (labctl ssh ${machine.name}), not SSH`);
     }
     const env = this.env(lab);
     return {
@@ -121,6 +122,12 @@ export class HypervProvider implements Provider {
       asRoot: (command) => `sudo -n ${command}`,
       guardRoute: () => guardRoute(env, machine.ip),
     };
+  }
+
+  guestShell(lab: LabContext, machine: MachineSpec): GuestShell | undefined {
+    if (machine.os !== 'windows') return undefined;
+    const env = this.env(lab);
+    return { transport: () => new PowerShellDirectTransport(env, machine), interactive: () => interactiveGuestShell(env, machine) };
   }
 
   /** Windows web machines get the IIS + iisnode role over PowerShell Direct; Ubuntu ones the Linux role. */
