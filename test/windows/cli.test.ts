@@ -4,7 +4,7 @@
  * entry point's message when dist/ is missing.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { describeRun, hasStackTrace, labctl, REPO_ROOT, runNode, tempDir } from './support.js';
@@ -58,7 +58,7 @@ describe('the labctl command line', () => {
     const pkg = path.join(dir, 'unbuilt');
     mkdirSync(path.join(pkg, 'bin'), { recursive: true });
     copyFileSync(path.join(REPO_ROOT, 'bin/labctl'), path.join(pkg, 'bin/labctl'));
-    copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(pkg, 'package.json'));
+    writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'labctl', type: 'module' }));
     const r = await runNode([path.join(pkg, 'bin/labctl'), '--help'], { cwd: pkg });
     assert.equal(r.code, 2, describeRun(r));
     assert.equal(r.stderr, 'labctl: not built yet; run "npm run build" first\n');

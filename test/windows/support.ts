@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** The checkout: the nearest folder above this file with labctl's package.json (test/windows, or .build/windows/test/windows). */
+/**
+ * The checkout: the nearest folder above this file (test/windows, or .build/windows/test/windows)
+ * with bin/labctl and package.json. Not read: package.json may be mid-rewrite by npm.
+ */
 export const REPO_ROOT = (() => {
   for (let dir = HERE; ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'labctl') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no labctl package.json above ${HERE}`);
+    if (existsSync(path.join(dir, 'bin', 'labctl')) && existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no labctl checkout (bin/labctl) above ${HERE}`);
   }
 })();
 
