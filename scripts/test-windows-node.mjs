@@ -124,6 +124,10 @@ const count = (name) => {
   const m = lines.map((l) => new RegExp(`^# ${name} (\\d+)$`).exec(l)).filter(Boolean).at(-1);
   return m ? Number(m[1]) : undefined;
 };
+// what test files printed outside their tests (a crash before the first test lands here)
+const SUMMARY = /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /;
+const printed = lines.filter((l) => /^\s*# /.test(l) && !/^\s*# Subtest: /.test(l) && !SUMMARY.test(l));
+if (printed.length > 0) console.log(printed.join('\n'));
 // each failure with its diagnostics (the indented YAML block after "not ok")
 for (let i = 0; i < lines.length; i++) {
   if (!/^\s*not ok /.test(lines[i])) continue;
