@@ -185,6 +185,13 @@ function Invoke-SimCmdlet {
     $record = New-SimErrorRecord "the simulated host does not implement $Name (module $Module): add a behaviour in test/hyperv-sim/behaviours" 'NotImplemented' $null 'Sim.NotImplemented' $Name
     $Cmdlet.ThrowTerminatingError($record)
   }
+  # A function of a script module sees the preference variables of the global scope, not of the
+  # script that called it; a compiled cmdlet on Windows sees its caller's. So the caller's
+  # $ErrorActionPreference is taken here (from $PSCmdlet.SessionState, the caller's), and the
+  # errors this call writes through $Cmdlet.WriteError stop a script that set it to 'Stop'.
+  if (-not $Bound.ContainsKey('ErrorAction')) {
+    $ErrorActionPreference = $Cmdlet.SessionState.PSVariable.GetValue('ErrorActionPreference')
+  }
   $params = @{}
   foreach ($k in $Bound.Keys) { $params[$k] = $Bound[$k] }
   $errors = New-Object System.Collections.Generic.List[object]
