@@ -58,6 +58,9 @@ export const CORE_INTERCEPTED = [
   'Set-ItemProperty',
   'New-ItemProperty',
   'Test-Path',
+  // the host: a disk or ISO file that is open cannot be deleted; execution policies of the state
+  'Remove-Item',
+  'Get-ExecutionPolicy',
 ];
 
 /**
@@ -272,6 +275,8 @@ const interceptBody = (name, module) => `  process {
     if (LabctlSim\\Test-SimIntercept -Name ${q(name)} -Bound $PSBoundParameters) {
       LabctlSim\\Invoke-SimCmdlet -Name ${q(name)} -Module ${q(module)} -Cmdlet $PSCmdlet -Bound $PSBoundParameters
     } else {
+      # the real cmdlet, with the preference of the script that called (not of the global scope)
+      if (-not $PSBoundParameters.ContainsKey('ErrorAction')) { $ErrorActionPreference = $PSCmdlet.SessionState.PSVariable.GetValue('ErrorActionPreference') }
       $real = Get-Command -Name ${q(`${module}\\${name}`)} -CommandType Cmdlet
       & $real @PSBoundParameters
     }
