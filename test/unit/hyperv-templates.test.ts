@@ -194,6 +194,27 @@ describe('autoinstall seed', () => {
     assert.deepEqual(doc.autoinstall['user-data'].users[0].ssh_authorized_keys, [nasty]);
   });
 
+  test('without a proxy: none for the install, nothing added to the installed system', () => {
+    const doc = parseYaml(renderUserData(seedInput()));
+    assert.equal(doc.autoinstall.proxy, null);
+    assert.deepEqual(doc.autoinstall['user-data'].write_files, []);
+  });
+
+  test("the host's proxy reaches the install (apt, snap) and the installed system's environment, never for the lab's own subnet", () => {
+    const doc = parseYaml(
+      renderUserData(seedInput({ proxy: { http: 'http://proxy.corp:3128', https: 'http://proxy.corp:3128', noProxy: '.corp,10.0.0.0/8' }, cidr: '10.123.0.0/24' })),
+    );
+    assert.equal(doc.autoinstall.proxy, 'http://proxy.corp:3128');
+    const files = doc.autoinstall['user-data'].write_files;
+    assert.equal(files.length, 1);
+    assert.equal(files[0].path, '/etc/environment');
+    assert.equal(files[0].append, true, 'appended: PATH and the rest of /etc/environment stay');
+    const lines = String(files[0].content).trim().split('\n');
+    assert.ok(lines.includes('https_proxy=http://proxy.corp:3128') && lines.includes('HTTPS_PROXY=http://proxy.corp:3128'));
+    const noProxy = lines.find((l) => l.startsWith('no_proxy='))!.slice('no_proxy='.length).split(',');
+    for (const want of ['.corp', '10.0.0.0/8', 'localhost', '127.0.0.1', '10.123.0.0/24']) assert.ok(noProxy.includes(want), `no_proxy has ${want}: ${noProxy}`);
+  });
+
   test('meta-data names the instance and host', () => {
     assert.deepEqual(parseYaml(renderMetaData(seedInput())), { 'instance-id': 'labctl-signalr-redis-redis', 'local-hostname': 'redis' });
   });

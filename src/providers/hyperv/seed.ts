@@ -3,6 +3,7 @@ import { oneLine, renderTemplate, templatePath } from '../../util/template.js';
 import { buildIso } from './iso9660.js';
 import type { GuestNetwork } from './guest-network.js';
 import { macColons } from './names.js';
+import type { ProxySettings } from '../../util/proxy.js';
 
 /**
  * The NoCloud seed of an Ubuntu VM: autoinstall user-data and meta-data on a disc labelled
@@ -13,9 +14,13 @@ export interface SeedInput extends GuestNetwork {
   user: string;
   authorizedKey: string;
   hostKey: { privateKey: string; publicKey: string };
+  /** the host's proxy, for the install and the installed system; the lab's own subnet never goes through it */
+  proxy?: ProxySettings;
+  /** the lab's subnet (CIDR), added to no_proxy */
+  cidr?: string;
 }
 
-function yamlValues(values: Record<string, string | string[]>): Record<string, string> {
+function yamlValues(values: Record<string, string | string[] | null | object[]>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
@@ -34,9 +39,22 @@ export function renderUserData(input: SeedInput): string {
       authorizedKey: input.authorizedKey.trim(),
       hostKeyPrivate: input.hostKey.privateKey.trimEnd() + '\n',
       hostKeyPublic: input.hostKey.publicKey.trim(),
+      proxy: input.proxy?.http ?? null,
+      environmentFiles: input.proxy ? [{ path: '/etc/environment', append: true, content: proxyEnvironment(input.proxy, input.cidr) }] : [],
     }),
     oneLine,
   );
+}
+
+/** /etc/environment lines for a proxy: upper and lower case, as tools read either. */
+function proxyEnvironment(p: ProxySettings, cidr: string | undefined): string {
+  const noProxy = [...(p.noProxy ?? '').split(','), 'localhost', '127.0.0.1', ...(cidr ? [cidr] : [])].map((x) => x.trim()).filter(Boolean);
+  const lines: string[] = [];
+  for (const [name, value] of [['http_proxy', p.http], ['https_proxy', p.https], ['no_proxy', [...new Set(noProxy)].join(',')]] as const) {
+    if (!value) continue;
+    lines.push(`${name}=${value}`, `${name.toUpperCase()}=${value}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 export function renderMetaData(input: Pick<SeedInput, 'lab' | 'machine'>): string {

@@ -13,6 +13,7 @@ import { call, noteMark, type VmFacts } from './scripts.js';
 import { buildSeedIso } from './seed.js';
 import { LAB_STEPS } from './steps-lab.js';
 import { vmDiagnosis, waitForPhase } from './wait.js';
+import { proxyFromEnv } from '../../util/proxy.js';
 
 export const installStartedFact = (machine: string) => `hyperv:install-started:${machine}`;
 export const hostKeySecret = (machine: string) => `hyperv-host-${machine}-ed25519`;
@@ -230,6 +231,8 @@ function writeSeed(env: HypervEnv, m: MachineSpec, file: string): void {
     user: UBUNTU_USER,
     authorizedKey: ensureLabClientKey(store).publicKey,
     hostKey,
+    proxy: proxyFromEnv(),
+    cidr: spec.network.cidr,
   });
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, iso, { mode: 0o600 });
