@@ -118,3 +118,14 @@ describe('latency percentiles', () => {
     assert.equal(summarize([3, 1, 2]).p50, 2);
   });
 });
+
+describe('toolchain on a fresh Ubuntu VM', () => {
+  test('every apt-get waits for the lock unattended-upgrades holds after the first boot, and the line is valid sh', async () => {
+    const { TOOLCHAIN_INSTALL } = await import('../../src/roles/redis/index.js');
+    const calls = TOOLCHAIN_INSTALL.split(/&&|;/).filter((c) => /apt-get/.test(c));
+    assert.equal(calls.length, 2);
+    for (const c of calls) assert.match(c, /apt-get -o DPkg::Lock::Timeout=600 /, c);
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('sh', ['-n', '-c', TOOLCHAIN_INSTALL]);
+  });
+});

@@ -31,6 +31,13 @@ export function redisPassword(lab: LabContext): string {
   return lab.store.secrets.ensure(REDIS_PASSWORD_SECRET, () => generatePassword(40));
 }
 
+/**
+ * The toolchain on a fresh Ubuntu VM. Its first boot starts unattended-upgrades, which holds
+ * dpkg's lock for minutes: apt waits for it (up to 10 min) instead of failing at once.
+ */
+export const TOOLCHAIN_INSTALL =
+  'export DEBIAN_FRONTEND=noninteractive; apt-get -o DPkg::Lock::Timeout=600 update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q build-essential pkg-config';
+
 /** The seed's "Install Redis" section: source, toolchain, build, config, firewall, service. */
 export function redisSteps(rc: RoleContext): Step[] {
   const { lab, access } = rc;
@@ -106,9 +113,7 @@ export function redisSteps(rc: RoleContext): Step[] {
             );
           }
           ctx.progress('apt-get install build-essential pkg-config');
-          await t.run(asRoot(access, 'sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config"'), {
-            timeoutMs: 900_000,
-          });
+          await t.run(asRoot(access, `sh -c ${shq(TOOLCHAIN_INSTALL)}`), { timeoutMs: 900_000 });
         }),
     },
     {
