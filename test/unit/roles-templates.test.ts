@@ -120,7 +120,7 @@ describe('latency percentiles', () => {
 });
 
 describe('toolchain on a fresh Ubuntu VM', () => {
-  test('every apt-get waits for the lock unattended-upgrades holds after the first boot, and the line is valid sh', async () => {
+  it('every apt-get waits for the lock unattended-upgrades holds after the first boot, and the line is valid sh', async () => {
     const { TOOLCHAIN_INSTALL } = await import('../../src/roles/redis/index.js');
     const calls = TOOLCHAIN_INSTALL.split(/&&|;/).filter((c) => /apt-get/.test(c));
     assert.equal(calls.length, 2);
