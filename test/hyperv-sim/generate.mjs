@@ -145,6 +145,16 @@ const CIM_CLASS_BY_PARAM = {
   iSCSIConnection: 'MSFT_iSCSIConnection',
   AssociatedNetFirewallRule: 'MSFT_NetFirewallRule',
   AssociatedNetFirewallPortFilter: 'MSFT_NetProtocolPortFilter',
+  // NetSecurity's other pipeline inputs, by the CIM classes of its cdxml: untyped, each of them
+  // would take a firewall rule too, and `$rule | Get-NetFirewallPortFilter` would be ambiguous
+  AssociatedNetIPsecRule: 'MSFT_NetConSecRule',
+  AssociatedNetFirewallAddressFilter: 'MSFT_NetAddressFilter',
+  AssociatedNetFirewallApplicationFilter: 'MSFT_NetApplicationFilter',
+  AssociatedNetFirewallInterfaceFilter: 'MSFT_NetInterfaceFilter',
+  AssociatedNetFirewallInterfaceTypeFilter: 'MSFT_NetInterfaceTypeFilter',
+  AssociatedNetFirewallSecurityFilter: 'MSFT_NetNetworkLayerSecurityFilter',
+  AssociatedNetFirewallServiceFilter: 'MSFT_NetServiceFilter',
+  AssociatedNetFirewallProfile: 'MSFT_NetFirewallProfile',
 };
 const CIM_CLASS_BY_NOUN = {
   Disk: 'MSFT_Disk',
