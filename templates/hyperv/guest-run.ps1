@@ -16,8 +16,9 @@ $ErrorActionPreference = 'Stop'
 if (-not (Test-Path -LiteralPath $GuestScript -PathType Leaf)) { throw "no such guest script: $GuestScript" }
 $secure = ConvertTo-SecureString -String $Password -AsPlainText -Force
 $credential = New-Object System.Management.Automation.PSCredential -ArgumentList $UserName, $secure
-$session = New-PSSession -VMName $VMName -Credential $credential
+$session = $null
 try {
+  $session = New-PSSession -VMName $VMName -Credential $credential
   if ($CopyFrom) {
     if (-not $CopyTo) { throw 'CopyFrom needs CopyTo' }
     Invoke-Command -Session $session -ArgumentList $CopyTo -ScriptBlock {
@@ -36,6 +37,9 @@ try {
     $block = [scriptblock]::Create($Text)
     & $block @Named
   }
+} catch {
+  # name the VM and the guest script: the message alone (an msiexec code, a feature name) does not say where
+  throw ('{0} on {1}: {2}' -f (Split-Path -Path $GuestScript -Leaf), $VMName, $_.Exception.Message)
 } finally {
-  Remove-PSSession -Session $session
+  if ($null -ne $session) { Remove-PSSession -Session $session }
 }
