@@ -234,3 +234,15 @@ export async function hostScript<T = any>(host: SimHost, script: string, timeout
     rmSync(file, { force: true });
   }
 }
+
+/**
+ * A guest script's result without what remoting adds to every object it brings back
+ * (PSComputerName, RunspaceId, PSShowComputerName: ConvertTo-Json writes them too).
+ */
+export function plain<T>(value: T): T {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const { PSComputerName: _a, RunspaceId: _b, PSShowComputerName: _c, ...rest } = value as Record<string, unknown>;
+    return rest as T;
+  }
+  return value;
+}

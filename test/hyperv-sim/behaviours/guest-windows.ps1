@@ -252,6 +252,10 @@ function Install-SimFeatureEffects([hashtable]$S, [hashtable]$vm, [string]$Name)
       }
       Initialize-SimIis $g
     }
+    'Web-Scripting-Tools' {
+      # its WebAdministration module is there at once (guest-psdirect.ps1, the guest's modules)
+      [void](Update-SimGuestModules $vm)
+    }
     'Web-Mgmt-Service' {
       Add-SimService $g 'WMSVC' 'Web Management Service' 'Manual' 'Stopped' @()
       $key = 'hklm:\software\microsoft\webmanagement\server'
@@ -343,6 +347,7 @@ function Start-SimServiceEntry([hashtable]$S, [hashtable]$Ctx, [hashtable]$Table
   }
   if ($e.status -eq 'Running') { return }
   $e.status = 'Running'
+  $e.starts = [int]$e.starts + 1
   if ($Ctx.kind -eq 'guest') { Invoke-SimServiceStarted $S (Get-SimVmById $S $Ctx.vmId) $e }
 }
 
