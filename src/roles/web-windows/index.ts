@@ -103,6 +103,9 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       title: `${m.name}: ${p.title} (${p.sha256 ? 'sha256 pinned' : 'sha256 recorded on first download'})`,
       machine: m.name,
       deps,
+      // Windows Installer runs one installation per machine at a time: a second msiexec in the
+      // same guest exits 1618 (ERROR_INSTALL_ALREADY_RUNNING), so a guest's MSIs go one by one
+      exclusive: `msi:${m.name}`,
       describe: () => guest.describe('hyperv/web/install-msi.ps1', params, opts),
       check: async () => Boolean((await state()).files[p.id]),
       apply: async (ctx) => {
