@@ -36,6 +36,8 @@ export interface ReadyGuest {
 export function addReadyWindowsGuest(host: SimHost, name: string, password: string, opts: { computerName?: string; ip?: string } = {}): ReadyGuest {
   const id = createHash('sha256').update(`vm:${name}`).digest('hex').replace(/^(.{8})(.{4})(.{3})(.{3})(.{12}).*$/, '$1-$2-4$3-8$4-$5');
   const c = path.join(host.dir, 'disks', `guest-${id}`, '3');
+  // a fresh system partition each time (a VM added again under the same name starts clean)
+  rmSync(c, { recursive: true, force: true });
   mkdirSync(path.join(c, 'Windows', 'System32'), { recursive: true });
   const since = new Date().toISOString();
   host.update((s) => {
@@ -139,7 +141,7 @@ export interface SimLab {
  * simulated host through labctl's own runner; the web role's installers are local stand-ins
  * in the lab's package cache, pinned by sha256, so nothing is downloaded.
  */
-export function simLab(host: SimHost, opts: { health?: () => Promise<string | undefined>; appDir?: string } = {}): SimLab {
+export function simLab(host: SimHost, opts: { health?: (m: MachineSpec) => Promise<string | undefined>; appDir?: string } = {}): SimLab {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-simweb-'));
   const specFile = path.join(dir, 'lab.yaml');
   writeFileSync(specFile, LAB_SPEC);
@@ -160,7 +162,8 @@ export function simLab(host: SimHost, opts: { health?: () => Promise<string | un
     runner: host.runner(),
     webPackages: packages,
     appBundle: () => loadBundle(appDir),
-    webHealth: opts.health ?? (async () => undefined),
+    // the app does not run in the simulator: "healthy" once the guest's IIS has the chat site started
+    webHealth: opts.health ?? (async (m) => sitePublished(host, vmName(spec.name, m.name))),
   });
   return {
     dir,
@@ -176,6 +179,13 @@ export function simLab(host: SimHost, opts: { health?: () => Promise<string | un
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The role's health check stub: undefined once the chat site is started in the guest's IIS, else why not. */
+export async function sitePublished(host: SimHost, vm: string): Promise<string | undefined> {
+  const g = host.read().vms.find((v: SimState) => v.name === vm)?.guest;
+  const site = g?.iis?.sites?.find((x: SimState) => x.name === 'labctl-chat');
+  return site?.state === 'Started' ? undefined : `GET /healthz: ECONNREFUSED (the simulated IIS has ${site ? `labctl-chat ${site.state}` : 'no labctl-chat site'})`;
 }
 
 /** Stand-in installers in the package cache of `home`, each pinned by its sha256, as WEB_PACKAGES names them. */
