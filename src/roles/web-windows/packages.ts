@@ -2,9 +2,11 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmS
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LabBusyError, LabLock } from '../../state/lock.js';
 import { downloadVerified } from '../../util/download.js';
 import { OperationError, errorMessage } from '../../util/errors.js';
 import { sha256File } from '../../util/hash.js';
+import { proxiedFetch } from '../../util/proxy.js';
 
 /** An installer the web VMs need, fetched once on the host, checked, then copied in. */
 export interface WebPackage {
@@ -69,11 +71,58 @@ export function packageCacheDir(home: string): string {
   return path.join(process.env.LABCTL_CACHE ? path.resolve(process.env.LABCTL_CACHE) : path.join(home, 'cache'), 'msi');
 }
 
-/** The package on the host, downloaded and checked once; a file that does not match is never used. */
-export async function ensurePackage(home: string, pkg: WebPackage, log: (line: string) => void = () => {}): Promise<string> {
-  const dir = packageCacheDir(home);
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, pkg.file);
+/** Downloads under way in this process, by cache file: web1 and web2 wait for the same one. */
+const inFlight = new Map<string, Promise<string>>();
+
+/** How long a labctl waits for another one's download of the same package before giving up. */
+export const PACKAGE_LOCK_WAIT_MS = 30 * 60_000;
+
+/**
+ * The package on the host, downloaded and checked once; a file that does not match is never
+ * used. One download per package file: the steps of every web machine in this process share it
+ * (web1 and web2 asked at once and wrote the same .partial file, and an unpinned package's
+ * digest was recorded from whichever finished first), and a lock file beside it makes another
+ * labctl process wait for it rather than download it again into the same place.
+ */
+export function ensurePackage(home: string, pkg: WebPackage, log: (line: string) => void = () => {}): Promise<string> {
+  const file = path.join(packageCacheDir(home), pkg.file);
+  const under = inFlight.get(file);
+  if (under) {
+    log(`${pkg.title}: waiting for the download already under way`);
+    return under;
+  }
+  const p = withPackageLock(file, pkg, log, () => ensurePackageNow(file, pkg, log)).finally(() => inFlight.delete(file));
+  inFlight.set(file, p);
+  return p;
+}
+
+async function withPackageLock<T>(file: string, pkg: WebPackage, log: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const lock = new LabLock(`${file}.lock`, pkg.file);
+  const deadline = Date.now() + PACKAGE_LOCK_WAIT_MS;
+  let told = false;
+  for (;;) {
+    try {
+      lock.acquire(`download ${pkg.file}`);
+      break;
+    } catch (err) {
+      if (!(err instanceof LabBusyError)) throw err;
+      if (Date.now() > deadline) {
+        throw new OperationError(`${pkg.title}: another labctl has held ${file}.lock for ${Math.round(PACKAGE_LOCK_WAIT_MS / 60_000)} min: is it stuck? Delete the lock file if no labctl runs`);
+      }
+      if (!told) log(`${pkg.title}: another labctl is downloading ${pkg.file}; waiting for it`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}
+
+async function ensurePackageNow(file: string, pkg: WebPackage, log: (line: string) => void): Promise<string> {
   const record = `${file}.sha256`;
   const expected = pkg.sha256?.toLowerCase() ?? (existsSync(record) ? readFileSync(record, 'utf8').trim() : undefined);
   if (existsSync(file)) {
@@ -91,12 +140,13 @@ export async function ensurePackage(home: string, pkg: WebPackage, log: (line: s
   }
   const partial = `${file}.partial`;
   try {
-    const res = await fetch(pkg.url, { redirect: 'follow' });
+    const res = await proxiedFetch(pkg.url, { redirect: 'follow' });
     if (!res.ok || !res.body) throw new OperationError(`download of ${pkg.url} failed: HTTP ${res.status}`);
     await pipeline(Readable.fromWeb(res.body as never), createWriteStream(partial));
     const got = await sha256File(partial);
-    renameSync(partial, file);
+    // the digest first: if labctl stops before the rename, the next download must match it
     writeFileSync(record, got + '\n');
+    renameSync(partial, file);
     log(`${pkg.title} has no published sha256: recorded ${got} from this first download; later runs must match it`);
     return file;
   } catch (err) {
