@@ -17,6 +17,7 @@ import type { Step } from '../../src/engine/step.js';
 import { HypervProvider } from '../../src/providers/hyperv/index.js';
 import { redisPassword } from '../../src/roles/redis/index.js';
 import { loadBundle } from '../../src/roles/web-linux/bundle.js';
+import { renderWebConfig } from '../../src/roles/web-windows/index.js';
 import { ensurePackage, packageCacheDir, type WebPackage } from '../../src/roles/web-windows/packages.js';
 import { sha256 } from '../../src/util/hash.js';
 import { testLab, type TestLab } from './hyperv-fakes.js';
@@ -155,5 +156,25 @@ describe('installer cache on the host', () => {
     assert.equal(recorded, sha256(readFileSync(file)));
     writeFileSync(file, 'a different iisnode');
     await assert.rejects(ensurePackage(home, unpinned!), /does not match its sha256/);
+  });
+});
+
+describe('web.config for iisnode', () => {
+  test('every URL Rewrite rule has its <match url> (a rule is a pattern, optional conditions and an action; without the pattern IIS rejects the configuration)', () => {
+    // MicrosoftDocs/iis-docs iis/extensions/url-rewrite-module/url-rewrite-module-configuration-reference.md:
+    // "Each rewrite rule ... Pattern ... Conditions (optional) ... Action"; "A pattern is specified
+    // within a <match> element of a rewrite rule."
+    const l = testLab();
+    labs.push(l);
+    const m = l.lab.spec.machines.find((x) => x.name === 'web1')!;
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (name) => name === 'rule' }).parse(renderWebConfig(l.lab, m));
+    const rules = doc.configuration['system.webServer'].rewrite.rules.rule as any[];
+    assert.ok(rules.length >= 2);
+    for (const rule of rules) {
+      assert.ok(rule.match && typeof rule.match['@url'] === 'string' && rule.match['@url'] !== '', `rule "${rule['@name']}" has no <match url>`);
+      assert.equal(rule.action['@type'], 'Rewrite');
+    }
+    const app = rules.find((r) => r['@name'] === 'app');
+    assert.equal(app.match['@url'], '.*', 'the catch-all rule matches every URL; its condition sends existing files to IIS');
   });
 });
