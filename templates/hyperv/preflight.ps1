@@ -8,9 +8,17 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
-$identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
-$principal = New-Object System.Security.Principal.WindowsPrincipal -ArgumentList $identity
-$elevated = $principal.IsInRole([System.Security.Principal.WindowsBuiltInRole]::Administrator)
+# the usual idiom; Windows resolves [Security.Principal.X] to System.Security.Principal.X
+# (the tests' simulated host maps these short names to its own stand-ins: the real types
+# throw on Linux)
+$principal = [Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()
+$elevated = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+
+# Group Policy's execution policy (MachinePolicy, UserPolicy) overrides the -ExecutionPolicy
+# Bypass labctl starts PowerShell with (about_Execution_Policies: the Group Policy scopes take
+# precedence over the Process scope); labctl decides what that means
+$policies = @{}
+foreach ($p in @(Get-ExecutionPolicy -List)) { $policies[[string]$p.Scope] = [string]$p.ExecutionPolicy }
 
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $module = @(Get-Module -ListAvailable -Name 'Hyper-V').Count -gt 0
@@ -18,7 +26,9 @@ $vmms = Get-Service -Name 'vmms' -ErrorAction SilentlyContinue
 $vmmsStatus = $null
 if ($null -ne $vmms) { $vmmsStatus = [string]$vmms.Status }
 
-$root = [System.IO.Path]::GetPathRoot($VmPath)
+# the drive of vmPath ("C:\"), read from the text: the same on Windows and in the tests' simulated host
+$root = ''
+if ($VmPath -match '^([A-Za-z]):') { $root = '{0}:\' -f $Matches[1].ToUpperInvariant() }
 $free = $null
 if ($root -match '^[A-Za-z]:\\$') {
   $volume = Get-Volume -DriveLetter $root.Substring(0, 1) -ErrorAction SilentlyContinue
@@ -64,4 +74,10 @@ $routes = @(Get-NetRoute -AddressFamily IPv4 -ErrorAction SilentlyContinue | Whe
   nats              = $nats
   addresses         = $addresses
   routes            = $routes
+  executionPolicy   = @{
+    machinePolicy = [string]$policies['MachinePolicy']
+    userPolicy    = [string]$policies['UserPolicy']
+    process       = [string]$policies['Process']
+    effective     = [string](Get-ExecutionPolicy)
+  }
 }

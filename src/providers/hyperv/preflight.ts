@@ -25,6 +25,36 @@ export interface HostFacts {
   nats: { name: string; prefix: string }[];
   addresses: { ip: string; prefix: number; alias: string; ifIndex: number }[];
   routes: { prefix: string; alias: string; ifIndex: number }[];
+  /** Get-ExecutionPolicy -List: the Group Policy scopes, the session's own, the one in force */
+  executionPolicy?: { machinePolicy: string; userPolicy: string; process: string; effective: string };
+}
+
+/**
+ * Execution policies under which Windows refuses labctl's scripts (they are not signed).
+ * RemoteSigned runs them (they were not downloaded by a browser); Unrestricted and Bypass do.
+ */
+const BLOCKING_POLICIES = ['Restricted', 'AllSigned', 'Default'];
+
+const POLICY_FIX =
+  'ask your administrator to allow RemoteSigned for this machine or user in Group Policy (Computer or User Configuration > Administrative Templates > Windows Components > Windows PowerShell > Turn on Script Execution), then check with Get-ExecutionPolicy -List';
+
+/** The problem a Group Policy execution policy makes for labctl, if any (about_Execution_Policies: MachinePolicy and UserPolicy come before Process). */
+export function executionPolicyProblem(p: HostFacts['executionPolicy']): string | undefined {
+  if (!p) return undefined;
+  for (const [scope, value] of [
+    ['MachinePolicy', p.machinePolicy],
+    ['UserPolicy', p.userPolicy],
+  ] as const) {
+    if (value && BLOCKING_POLICIES.includes(value)) {
+      return `Group Policy sets the PowerShell execution policy to ${value} (${scope} scope), which overrides the -ExecutionPolicy Bypass labctl starts PowerShell with, so Windows refuses labctl's unsigned scripts: ${POLICY_FIX}`;
+    }
+  }
+  return undefined;
+}
+
+/** Windows PowerShell's refusal to run a script because of its execution policy. */
+export function isExecutionPolicyError(message: string): boolean {
+  return /running scripts is disabled on this system|is not digitally signed|cannot be loaded because|execution polic|PSSecurityException|UnauthorizedAccess/i.test(message);
 }
 
 const GB = 2 ** 30;
@@ -54,6 +84,8 @@ export function preflightProblems(facts: HostFacts, spec: LabSpec, cfg: HypervCo
       'the Hyper-V PowerShell module is missing: enable Hyper-V (Windows 10/11: Enable-WindowsOptionalFeature -Online -FeatureName Microsoft-Hyper-V -All; Windows Server: Install-WindowsFeature Hyper-V -IncludeManagementTools -Restart), then reboot',
     );
   }
+  const policy = executionPolicyProblem(facts.executionPolicy);
+  if (policy) out.push(policy);
   if (facts.vmms !== 'Running') {
     out.push(
       facts.vmms
@@ -145,7 +177,15 @@ export async function hypervPreflight(env: HypervEnv): Promise<void> {
   try {
     facts = await invoke<HostFacts>(env, { script: 'hyperv/preflight.ps1', params: { VmPath: cfg.vmPath, LabRoot: cfg.labRoot, Files: files, MacAddresses: macs } });
   } catch (err) {
-    throw new PreflightError(`cannot ask Windows PowerShell about this host: ${errorMessage(err)}`);
+    const message = errorMessage(err);
+    if (isExecutionPolicyError(message)) {
+      // the first script labctl runs is refused: an execution policy of Group Policy, which
+      // -ExecutionPolicy Bypass cannot override
+      throw new PreflightError(
+        `Windows PowerShell refuses to run labctl's scripts (${message}): an execution policy set by Group Policy (MachinePolicy or UserPolicy scope) overrides the -ExecutionPolicy Bypass labctl starts PowerShell with: ${POLICY_FIX}`,
+      );
+    }
+    throw new PreflightError(`cannot ask Windows PowerShell about this host: ${message}`);
   }
   const problems = preflightProblems(facts, lab.spec, cfg, lab.store.resources());
   if (problems.length > 0) throw new PreflightError(problems[0]!, problems.slice(1));
