@@ -7,7 +7,11 @@ param(
 $ErrorActionPreference = 'Stop'
 
 # found through the host vNIC's MAC: the adapter's name ("vEthernet (...)") is not a key.
-# A switch made a moment ago may not show its adapter yet: look again for a while.
+# A switch made a moment ago may not show its adapter yet: look again for a while. A Private
+# switch never has one: no need to wait for it.
+$switch = @(Get-VMSwitch | Where-Object { $_.Name -eq $SwitchName }) | Select-Object -First 1
+if ($null -eq $switch) { throw "no switch named '$SwitchName'" }
+if ([string]$switch.SwitchType -eq 'Private') { throw "switch '$SwitchName' has no host adapter: it must be an Internal switch (it is Private)" }
 $vnic = $null
 $adapter = $null
 $deadline = (Get-Date).AddSeconds(60)

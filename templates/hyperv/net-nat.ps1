@@ -16,7 +16,10 @@ try {
 } catch {
   $others = ($all | ForEach-Object { '{0} ({1})' -f $_.Name, $_.InternalIPInterfaceAddressPrefix }) -join ', '
   if ($others) {
-    throw "New-NetNat failed: $($_.Exception.Message). Other NATs on this host: $others. Windows before Server 2022 / Windows 11 allows a single NetNat; overlapping prefixes are refused on all versions."
+    # WinNAT answers both cases with a bare "The parameter is incorrect."; which Windows
+    # versions take a second NAT is not documented, only that some allow one per host
+    # (Microsoft Learn, "Set up a NAT network")
+    throw "New-NetNat failed: $(([string]$_.Exception.Message).TrimEnd('.')). Other NATs on this host: $others. Windows allows one NAT per host on some versions, and refuses a NAT whose prefix overlaps another's (overlapping prefixes are refused): remove a NAT nothing needs (Remove-NetNat -Name <name>) or choose another subnet."
   }
   throw
 }
