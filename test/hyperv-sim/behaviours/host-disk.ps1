@@ -134,7 +134,7 @@ function ConvertTo-SimHostVolumeObject([hashtable]$S, [hashtable]$Disk, [hashtab
       HealthStatus      = 'Healthy'
       OperationalStatus = 'OK'
       Size              = [uint64]$P.size
-      SizeRemaining     = [uint64]([Math]::Max(0, [long]$P.size - (Get-SimHostFolderSize $root)))
+      SizeRemaining     = [uint64]([Math]::Max([long]0, [long]$P.size - (Get-SimHostFolderSize $root)))
       Path              = "\\?\Volume{$($P.guid)}\"
       UniqueId          = "\\?\Volume{$($P.guid)}\"
       ObjectId          = "volume:$($Disk.id):$($P.number)"

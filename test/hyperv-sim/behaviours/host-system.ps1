@@ -19,7 +19,7 @@ Register-SimHostCmdlet 'Get-CimInstance' {
     'Win32_OperatingSystem' {
       $used = 0
       foreach ($vm in @($S.vms)) { if ($null -ne $vm -and (Test-SimHostVmOn $vm)) { $used += [long]$vm.memoryStartupBytes } }
-      $free = [Math]::Max(0, [long]$S.host.freeMemoryBytes - $used)
+      $free = [Math]::Max([long]0, [long]$S.host.freeMemoryBytes - $used)
       $o = [pscustomobject][ordered]@{
         Caption                = [string]$S.host.caption
         BuildNumber            = [string]$S.host.build
@@ -57,7 +57,8 @@ Register-SimHostCmdlet 'Get-ExecutionPolicy' {
   $policies = $S.host.executionPolicy
   if ($null -eq $policies) { $policies = @{} }
   $process = [string]$policies.Process
-  if (-not $process -or $process -eq 'Undefined') { $process = [string](Microsoft.PowerShell.Security\Get-ExecutionPolicy -Scope Process) }
+  # the session's own: what powershell.exe -ExecutionPolicy gave (pwsh-sim passes it on)
+  if (-not $process -or $process -eq 'Undefined') { $process = $(if ($env:LABCTL_SIM_PROCESS_POLICY) { $env:LABCTL_SIM_PROCESS_POLICY } else { 'Undefined' }) }
   $scopes = [ordered]@{
     MachinePolicy = $(if ($policies.MachinePolicy) { [string]$policies.MachinePolicy } else { 'Undefined' })
     UserPolicy    = $(if ($policies.UserPolicy) { [string]$policies.UserPolicy } else { 'Undefined' })
