@@ -196,7 +196,10 @@ export function typeConstraint(cmdlet, param, docType, accepted) {
   if (HYPERV_TYPES.has(t)) return { attrs: [`[PSTypeName('${HYPERV_PREFIX}${t}')]`], type: `[object${arr}]` };
   if (t === 'CimInstance' || t === 'Microsoft.Management.Infrastructure.CimInstance') {
     const noun = cmdlet.split('-').slice(1).join('-');
-    const cls = CIM_CLASS_BY_PARAM[param] ?? (param === 'InputObject' ? CIM_CLASS_BY_NOUN[noun] : undefined);
+    // a CIM parameter of a class not listed is typed by its name (MSFT_StorageFileServer for
+    // -StorageFileServer): left untyped it would take any object from the pipeline, and
+    // `Get-DiskImage | Get-Volume` would be ambiguous between -DiskImage and -StorageFileServer
+    const cls = CIM_CLASS_BY_PARAM[param] ?? (param === 'InputObject' ? CIM_CLASS_BY_NOUN[noun] : `MSFT_${param.replace(/^Associated/, '')}`);
     if (cls) return { attrs: [`[PSTypeName('${CIM_PREFIX}${cls}')]`], type: `[object${arr}]` };
     return { attrs: [], type: `[object${arr}]` };
   }
