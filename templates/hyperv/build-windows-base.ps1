@@ -21,10 +21,22 @@ if (Test-Path -LiteralPath $partial) {
 }
 $iso = Get-Item -LiteralPath $IsoPath
 
-Mount-DiskImage -ImagePath $IsoPath -StorageType ISO | Out-Null
+# an ISO the user has mounted stays mounted: this script dismounts only what it mounted
+# (mounting it again would answer with the user's mount, and dismounting that pulls the
+# drive from under them)
+$isoWasAttached = [bool](Get-DiskImage -ImagePath $IsoPath).Attached
+if (-not $isoWasAttached) { Mount-DiskImage -ImagePath $IsoPath -StorageType ISO | Out-Null }
 $vhdMounted = $false
 try {
-  $isoLetter = (Get-DiskImage -ImagePath $IsoPath | Get-Volume).DriveLetter
+  # Mount-DiskImage returns before Windows gives the disc's volume a drive letter: wait for it
+  $isoLetter = $null
+  $deadline = (Get-Date).AddSeconds(30)
+  while ($true) {
+    $isoLetter = (Get-DiskImage -ImagePath $IsoPath | Get-Volume).DriveLetter
+    if ($isoLetter) { break }
+    if ((Get-Date) -gt $deadline) { throw "$IsoPath is mounted but its volume got no drive letter within 30 s (a disc mounted without one, or automount off: mountvol /E)" }
+    Start-Sleep -Milliseconds 250
+  }
   $wim = @('install.wim', 'install.esd') | ForEach-Object { '{0}:\sources\{1}' -f $isoLetter, $_ } | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
   if (-not $wim) { throw "$IsoPath has no sources\install.wim or install.esd: is it a Windows Server ISO?" }
   $images = @(Get-WindowsImage -ImagePath $wim)
@@ -63,7 +75,7 @@ try {
   Set-Partition -DiskNumber $disk.Number -PartitionNumber $system.PartitionNumber -GptType '{c12a7328-f81f-11d2-ba4b-00a0c93ec93b}'
 } finally {
   if ($vhdMounted) { Dismount-VHD -Path $partial }
-  Dismount-DiskImage -ImagePath $IsoPath | Out-Null
+  if (-not $isoWasAttached) { Dismount-DiskImage -ImagePath $IsoPath | Out-Null }
 }
 
 Move-Item -LiteralPath $partial -Destination $DestinationPath
