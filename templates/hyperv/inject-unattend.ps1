@@ -8,9 +8,20 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Test-Path -LiteralPath $UnattendPath -PathType Leaf)) { throw "no such file: $UnattendPath" }
+# an interrupted run may have left the disk mounted on the host, and Mount-VHD refuses a disk
+# that is attached already: dismount it first (as build-windows-base.ps1 does)
+$vhd = Get-VHD -Path $VhdPath
+if ($vhd.Attached -and $null -ne $vhd.DiskNumber) { Dismount-VHD -Path $VhdPath }
 $disk = Mount-VHD -Path $VhdPath -Passthru | Get-Disk
 $written = $null
 try {
+  # Windows keeps a disk offline while another online disk has its disk signature (GPT: disk
+  # GUID); differencing disks of one base share the base's, so the second one mounted at the
+  # same time comes up offline. Bringing it online would give it a new signature, and its
+  # Windows would no longer boot (its BCD names the old one): fail instead, naming the disk.
+  if ($disk.IsOffline) {
+    throw "disk $($disk.Number) ($VhdPath) came up offline ($($disk.OfflineReason)): another disk with the same disk signature is mounted on this host (a differencing disk of the same base?). labctl never brings it online (Windows would give it a new signature and its Windows would not boot): dismount the other disk (Get-Disk | Where-Object BusType -eq 'File Backed Virtual'; Dismount-VHD) and run again"
+  }
   foreach ($partition in @(Get-Partition -DiskNumber $disk.Number | Where-Object { $_.Type -eq 'Basic' })) {
     if (-not $partition.DriveLetter -or $partition.DriveLetter -eq [char]0) {
       Add-PartitionAccessPath -DiskNumber $disk.Number -PartitionNumber $partition.PartitionNumber -AssignDriveLetter

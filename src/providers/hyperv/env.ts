@@ -73,6 +73,8 @@ export interface ScriptStepOptions {
   title: string;
   machine?: string;
   deps?: string[];
+  /** steps naming the same key never run at the same time (Step.exclusive) */
+  exclusive?: string;
   call: ScriptCall;
   /** journal resources, write local files: runs before the script */
   before?(ctx: StepContext): void | Promise<void>;
@@ -102,6 +104,7 @@ export function scriptStep(env: HypervEnv, o: ScriptStepOptions): Step {
     title: o.title,
     machine: o.machine,
     deps: o.deps,
+    ...(o.exclusive ? { exclusive: o.exclusive } : {}),
     describe: () => describeCall(o.call),
     ...(check ? { check } : {}),
     apply: async (ctx) => {

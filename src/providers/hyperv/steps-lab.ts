@@ -6,6 +6,9 @@ import { invoke, scriptStep, type HypervEnv } from './env.js';
 import { ownerTag } from './names.js';
 import { call, noteMark, type NetworkFacts } from './scripts.js';
 
+/** Steps that mount a virtual disk on the host take this key (Step.exclusive): one at a time. */
+export const MOUNT_EXCLUSIVE = 'hyperv:mount';
+
 export const LAB_STEPS = {
   sshKey: 'lab:ssh-key',
   dns: 'hyperv:dns',
@@ -95,6 +98,7 @@ export function labSteps(env: HypervEnv): Step[] {
     steps.push(
       scriptStep(env, {
         id: LAB_STEPS.windowsBase,
+        exclusive: MOUNT_EXCLUSIVE,
         title: `Windows base disk from ${cfg.windowsIso} (image ${cfg.windowsImageIndex}), cached as ${cfg.windowsBase}`,
         call: call.buildWindowsBase(cfg),
         // applying install.wim takes minutes on a fast disk

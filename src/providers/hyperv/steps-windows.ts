@@ -8,7 +8,7 @@ import { machinePaths } from './config.js';
 import { guestNetwork } from './guest-network.js';
 import { getVm, invoke, localFile, machineStepId, scriptStep, type HypervEnv } from './env.js';
 import { call } from './scripts.js';
-import { LAB_STEPS } from './steps-lab.js';
+import { LAB_STEPS, MOUNT_EXCLUSIVE } from './steps-lab.js';
 import { heartbeatPoll, vmStep } from './steps-ubuntu.js';
 import { renderUnattend } from './unattend.js';
 import { vmDiagnosis, waitForPhase } from './wait.js';
@@ -90,6 +90,9 @@ export function windowsSteps(env: HypervEnv, m: MachineSpec): Step[] {
       title: `${m.name}: unattend.xml (name ${computerName}, ${m.ip}/${spec.network.prefix} by MAC, time zone ${cfg.timeZone}) into the disk`,
       machine: m.name,
       deps: [id('disk'), ...(cfg.dns ? [] : [LAB_STEPS.dns])],
+      // one disk mounted on the host at a time: the Windows VMs' differencing disks all carry
+      // their base's disk signature, and Windows keeps the second one mounted offline
+      exclusive: MOUNT_EXCLUSIVE,
       call: call.injectUnattend(cfg, m, localUnattend),
       // Windows reads it once, on the first boot: never again after the VM has started
       localCheck: () => store.isStepDone(id('unattend')) || store.isStepDone(id('start')),
