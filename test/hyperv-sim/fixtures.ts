@@ -35,7 +35,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls the state (through a template, so the simulator's clock runs) until `pred` holds. */
-export async function waitFor<T>(what: string, read: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 8000): Promise<T> {
+export async function waitFor<T>(what: string, read: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < end) {
@@ -124,4 +124,12 @@ export function addCheckpoint(host: SimHost, vmName: string, name = 'before chan
     }
     vm.snapshots = [...(vm.snapshots ?? []), snapshot];
   });
+}
+
+/** The simulated disk a .vhdx file on the host is (the file names its disk: a moved file is the same disk). */
+export function diskAt(host: SimHost, windowsPath: string): any {
+  const id = readFileSync(host.local(windowsPath), 'utf8').trim().split(' ')[1];
+  const disk = (host.read().disks ?? []).find((d: any) => d.id === id);
+  assert.ok(disk, `no simulated disk for ${windowsPath}`);
+  return disk;
 }

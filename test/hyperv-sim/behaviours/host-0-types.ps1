@@ -243,6 +243,9 @@ function Select-SimHostItems([hashtable]$Table, [string]$Key, [scriptblock]$Keep
   $Table[$Key] = $list.ToArray()
 }
 
+<# The one value of a parameter the reference types as an array (Get-Partition -PartitionNumber <UInt32[]>). #>
+function Get-SimHostFirst($Value) { if ($Value -is [array]) { return $Value[0] }; return $Value }
+
 function Get-SimHostList($Value) {
   if ($null -eq $Value) { return , @() }
   return , @($Value | Where-Object { $null -ne $_ })

@@ -169,7 +169,7 @@ function Resolve-SimHostDisk($c, [string[]]$Params = @('Number', 'DiskNumber')) 
   $S = $c.S
   foreach ($p in $Params) {
     if ($c.P.ContainsKey($p)) {
-      $n = [int]@($c.P[$p])[0]
+      $n = [int](@($c.P[$p])[0])
       $d = Find-SimHostDiskByNumber $S $n
       if ($null -eq $d) { Stop-Sim "No MSFT_Disk objects found with property 'Number' equal to '$n'. Verify the value of the property and retry." 'ObjectNotFound' $n 'CmdletizationQuery_NotFound_Number' }
       return $d
@@ -188,12 +188,12 @@ function Resolve-SimHostPartition($c) {
     $disk = Find-SimHostDiskByNumber $S ([int]$o.DiskNumber)
     $n = [int]$o.PartitionNumber
   } elseif ($c.P.ContainsKey('DriveLetter')) {
-    $l = ([string]@($c.P.DriveLetter)[0]).ToUpperInvariant()
+    $l = ([string](@($c.P.DriveLetter)[0])).ToUpperInvariant()
     foreach ($d in (Get-SimHostMountedDisks $S)) { foreach ($p in @($d.partitions)) { if ($null -ne $p -and [string]$p.letter -eq $l) { return $d, $p } } }
     Stop-Sim "No MSFT_Partition objects found with property 'DriveLetter' equal to '$l'." 'ObjectNotFound' $l
   } else {
     $disk = Resolve-SimHostDisk $c
-    $n = [int]$c.P.PartitionNumber
+    $n = [int](Get-SimHostFirst $c.P.PartitionNumber)
   }
   if ($null -eq $disk) { Stop-Sim 'the disk of that partition is no longer attached' 'ObjectNotFound' }
   $part = @($disk.partitions | Where-Object { $null -ne $_ -and [int]$_.number -eq $n }) | Select-Object -First 1
@@ -254,7 +254,7 @@ Register-SimCmdlet 'Get-VHD' {
   param($c)
   $S = $c.S
   if ($c.P.ContainsKey('DiskNumber')) {
-    $d = Find-SimHostDiskByNumber $S ([int]$c.P.DiskNumber)
+    $d = Find-SimHostDiskByNumber $S ([int](Get-SimHostFirst $c.P.DiskNumber))
     if ($null -eq $d) { & $c.Error "no virtual hard disk is attached as disk $($c.P.DiskNumber)" 'ObjectNotFound' $c.P.DiskNumber; return }
     return ConvertTo-SimHostVhdObject $S $d
   }
@@ -271,9 +271,7 @@ Register-SimCmdlet 'Get-VHD' {
   of one parent have the parent's, so the second of two mounted at once stays offline
   ([collision]). Volumes of an online disk get drive letters (automount) unless -NoDriveLetter.
 #>
-Register-SimCmdlet 'Mount-VHD' {
-  param($c)
-  $S = $c.S
+function Mount-SimHostVhd($c, [hashtable]$S) {
   foreach ($path in @($c.P.Path)) {
     $k = Get-SimHostFileKind $S ([string]$path)
     if ($k.kind -eq 'missing') { Stop-Sim "Mount-VHD: the system cannot find the file specified: '$path'." 'ObjectNotFound' $path 'ObjectNotFound' }
@@ -299,6 +297,33 @@ Register-SimCmdlet 'Mount-VHD' {
   }
 }
 
+<#
+  Attaches a disk to the host. Windows brings a new disk online unless its signature (GPT:
+  disk GUID) is the same as that of a disk already online [vds-offline]: differencing disks
+  of one parent have the parent's, so the second of two mounted at once stays offline
+  ([collision]). Volumes of an online disk get drive letters (automount) unless -NoDriveLetter.
+
+  config.timing.mountSeconds (tests): after mounting, the call returns only once that many
+  seconds have passed or another disk has been mounted beside this one, without holding the
+  simulator's lock: two scripts that mount at the same time then overlap for sure, as they
+  would on a host where mounting takes its time.
+#>
+Register-SimCmdlet 'Mount-VHD' -Unlocked {
+  param($c)
+  $out = Use-SimState { param($S) , @(Mount-SimHostVhd $c $S) }
+  $hold = Use-SimState { param($S) Get-SimHostTiming $S 'mountSeconds' 0 }
+  if ($hold -gt 0) {
+    $mine = @($c.P.Path | ForEach-Object { [string]$_ })
+    $until = [DateTime]::UtcNow.AddSeconds($hold)
+    while ([DateTime]::UtcNow -lt $until) {
+      $others = Use-SimState { param($S) @(Get-SimHostMountedDisks $S | Where-Object { $mine -notcontains [string]$_.path }).Count }
+      if ($others -gt 0) { break }
+      Start-Sleep -Milliseconds 40
+    }
+  }
+  $out
+}
+
 function Dismount-SimHostDisk([hashtable]$S, [hashtable]$Disk) {
   foreach ($p in @($Disk.partitions)) { if ($null -ne $p -and $p.letter) { Set-SimHostLetter $S $Disk $p $null } }
   $Disk.mounted = $null
@@ -309,7 +334,7 @@ Register-SimCmdlet 'Dismount-VHD' {
   $S = $c.S
   $targets = @()
   if ($c.P.ContainsKey('DiskNumber')) {
-    $d = Find-SimHostDiskByNumber $S ([int]$c.P.DiskNumber)
+    $d = Find-SimHostDiskByNumber $S ([int](Get-SimHostFirst $c.P.DiskNumber))
     if ($null -eq $d) { & $c.Error "Dismount-VHD: disk $($c.P.DiskNumber) is not an attached virtual hard disk." 'ObjectNotFound' $c.P.DiskNumber; return }
     $targets += $d
   } else {
