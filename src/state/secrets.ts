@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
@@ -53,4 +53,31 @@ export function generatePassword(length = 40): string {
     }
   }
   return out;
+}
+
+/**
+ * Symbols for Windows passwords: none of them means anything in XML text (an answer file),
+ * in a PowerShell string or on a command line: no < > & ' " $ \ ` and no whitespace.
+ */
+export const WINDOWS_PASSWORD_SYMBOLS = '!#%*+-.:=?@^_~';
+
+/**
+ * A password that meets Windows' "Password must meet complexity requirements" (characters
+ * from three of: uppercase, lowercase, digits, symbols; Microsoft Learn, security policy
+ * settings): it has all four, each at a uniformly random position, every character drawn
+ * uniformly (crypto.randomInt). generatePassword's [A-Za-z0-9] lacks a digit about 1.5 % of
+ * the time at 24 characters, and Windows setup then stops at the Administrator password.
+ */
+export function generateWindowsPassword(length = 24): string {
+  if (length < 4) throw new Error('a Windows password needs at least 4 characters (one of each class)');
+  const classes = ['ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz', '0123456789', WINDOWS_PASSWORD_SYMBOLS];
+  const all = classes.join('');
+  const pick = (set: string) => set[randomInt(set.length)]!;
+  const chars = [...classes.map(pick), ...Array.from({ length: length - classes.length }, () => pick(all))];
+  // Fisher-Yates: the four guaranteed characters end up anywhere
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+  }
+  return chars.join('');
 }

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Step } from '../../engine/step.js';
 import type { MachineSpec } from '../../spec/types.js';
-import { generatePassword } from '../../state/secrets.js';
+import { generateWindowsPassword } from '../../state/secrets.js';
 import type { LabStore } from '../../state/store.js';
 import { machinePaths } from './config.js';
 import { guestNetwork } from './guest-network.js';
@@ -15,9 +15,12 @@ import { vmDiagnosis, waitForPhase } from './wait.js';
 
 export const adminPasswordSecret = (machine: string) => `hyperv-admin-${machine}`;
 
-/** The machine's administrator password: generated once, kept in the lab's secrets (0600), never printed. */
+/**
+ * The machine's administrator password: generated once, kept in the lab's secrets (0600),
+ * never printed; it meets Windows' complexity rule (upper, lower, digit, symbol).
+ */
 export function adminPassword(store: LabStore, machine: string): string {
-  return store.secrets.ensure(adminPasswordSecret(machine), () => generatePassword(24));
+  return store.secrets.ensure(adminPasswordSecret(machine), () => generateWindowsPassword(24));
 }
 
 /**
