@@ -1,7 +1,7 @@
 import { overlaps, parseCidr, parseIPv4, subnetOf } from '../../spec/ipv4.js';
 import type { LabSpec } from '../../spec/types.js';
 import type { Resource } from '../../state/store.js';
-import { PreflightError, errorMessage } from '../../util/errors.js';
+import { LabctlError, PreflightError, errorMessage } from '../../util/errors.js';
 import { machinePaths, type HypervConfig } from './config.js';
 import { invoke, type HypervEnv } from './env.js';
 import { ownerTag } from './names.js';
@@ -178,11 +178,16 @@ export async function hypervPreflight(env: HypervEnv): Promise<void> {
     facts = await invoke<HostFacts>(env, { script: 'hyperv/preflight.ps1', params: { VmPath: cfg.vmPath, LabRoot: cfg.labRoot, Files: files, MacAddresses: macs } });
   } catch (err) {
     const message = errorMessage(err);
-    if (isExecutionPolicyError(message)) {
+    // a refused script never writes its answer: PowerShell's own error is in what the
+    // session printed (the error's details)
+    const said = [message, ...(err instanceof LabctlError ? err.details : [])];
+    const refusal = said.find((line) => isExecutionPolicyError(line));
+    if (refusal) {
       // the first script labctl runs is refused: an execution policy of Group Policy, which
       // -ExecutionPolicy Bypass cannot override
       throw new PreflightError(
-        `Windows PowerShell refuses to run labctl's scripts (${message}): an execution policy set by Group Policy (MachinePolicy or UserPolicy scope) overrides the -ExecutionPolicy Bypass labctl starts PowerShell with: ${POLICY_FIX}`,
+        `Windows PowerShell refuses to run labctl's scripts: an execution policy set by Group Policy (MachinePolicy or UserPolicy scope) overrides the -ExecutionPolicy Bypass labctl starts PowerShell with: ${POLICY_FIX}`,
+        [refusal.trim()],
       );
     }
     throw new PreflightError(`cannot ask Windows PowerShell about this host: ${message}`);
