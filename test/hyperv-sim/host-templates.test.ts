@@ -152,6 +152,21 @@ describe('preflight.ps1', () => {
   });
 });
 
+describe('files: new-dir.ps1, get-path.ps1', () => {
+  test('the lab folder is made once; get-path tells a file, a folder and nothing apart', async () => {
+    assert.deepEqual(await run('new-dir', { Path: ROOT }), { path: ROOT, created: true });
+    assert.deepEqual(await run('new-dir', { Path: ROOT }), { path: ROOT, created: false });
+    const folder = await run('get-path', { Path: ROOT });
+    assert.equal(folder.exists, true);
+    assert.equal(folder.folder, true);
+    host.putFile(`${ROOT}\\a file with 'quotes' and $dollar.txt`, 'twelve bytes');
+    const file = await run('get-path', { Path: `${ROOT}\\a file with 'quotes' and $dollar.txt` });
+    assert.deepEqual([file.exists, file.folder, file.length], [true, false, 12]);
+    assert.match(file.lastWriteUtc, /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(await run('get-path', { Path: `${ROOT}\\none` }), { exists: false });
+  });
+});
+
 describe('the lab network: net-switch.ps1, net-host-ip.ps1, net-nat.ps1, find-route.ps1', () => {
   test('an Internal switch marked as the lab\'s; a second run finds it', async () => {
     const first = await run('net-switch', { SwitchName: SWITCH, OwnerTag: TAG, Notes: `${TAG}\nCreated by labctl` });
@@ -356,6 +371,9 @@ describe('VMs: new-vm.ps1, new-disk.ps1, attach-dvd.ps1, set-firmware.ps1', () =
     assert.deepEqual(s.firmware.bootOrder[0], { kind: 'Drive', driveKind: 'DvdDrive', controller: 0, location: 2 });
     const facts = await getVm(vm)();
     assert.deepEqual(facts.firmware, { secureBoot: 'On', template: 'MicrosoftUEFICertificateAuthority', firstBoot: { type: 'Drive', path: UBUNTU_ISO, device: 'DvdDrive', description: 'EFI SCSI Device' } });
+    const before = JSON.stringify(vmOf(state(), vm).firmware);
+    await run('set-firmware', { VMName: vm, SecureBootTemplate: 'MicrosoftUEFICertificateAuthority', FirstBootPath: UBUNTU_ISO });
+    assert.equal(JSON.stringify(vmOf(state(), vm).firmware), before, 'a second run changes nothing');
     await run('start-vm', { VMName: vm });
     await assert.rejects(
       run('set-firmware', { VMName: vm, SecureBootTemplate: 'MicrosoftWindows', FirstBootPath: UBUNTU_ISO }),
