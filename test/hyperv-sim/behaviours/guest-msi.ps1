@@ -12,8 +12,9 @@
 #   1603  ERROR_INSTALL_FAILURE "A fatal error occurred during installation."
 #   1618  ERROR_INSTALL_ALREADY_RUNNING "Another installation is already in progress." — one
 #         install per machine (the _MSIExecute mutex): an install holds the guest for
-#         timing.msiSeconds, taking the state at its start and its end and sleeping in between,
-#         so a second session that starts one meanwhile gets 1618
+#         timing.msiSeconds (and while config.failures.msiHold names the VM), taking the state
+#         at its start and its end and sleeping in between, so a second session that starts
+#         one meanwhile gets 1618
 #   1619  ERROR_INSTALL_PACKAGE_OPEN_FAILED (no such package file)
 #   1620  ERROR_INSTALL_PACKAGE_INVALID (a file that is not a package)
 #   1622  ERROR_INSTALL_LOG_FAILURE "There was an error opening installation log file. Verify that
@@ -87,6 +88,12 @@ function ConvertFrom-SimMsiexecLine([string[]]$Tokens) {
 
 function Get-SimMsiStamp { (Get-SimNow).ToString('HH:mm:ss:fff') }
 
+<# Whether the process that started an install still runs (every simulated session is a process here). #>
+function Test-SimProcessAlive($ProcessId) {
+  if ($null -eq $ProcessId) { return $false }
+  try { return -not [System.Diagnostics.Process]::GetProcessById([int]$ProcessId).HasExited } catch { return $false }
+}
+
 function Add-SimMsiLog([string]$LogFile, [string[]]$Lines) {
   if (-not $LogFile) { return }
   [System.IO.File]::AppendAllLines($LogFile, [string[]]$Lines)
@@ -124,20 +131,28 @@ function Invoke-SimMsiexec([hashtable]$Ctx, [string[]]$Tokens) {
     $r.product = $Matches[1]
     $r.package = $(if ($Matches[2]) { ConvertFrom-Json -InputObject $Matches[2] -AsHashtable } else { @{} })
     $running = $g.msi.running
-    if ($null -ne $running -and (Get-SimNow) -lt (ConvertTo-SimTime $running.until)) {
+    if ($null -ne $running -and (Test-SimProcessAlive $running.pid)) {
       Add-SimMsiLog $r.log @("MSI (c) ($(Get-SimMsiStamp)): Error 1618. Another installation is already in progress. Complete that installation before proceeding with this install. ($($running.product) since $($running.since))", 'MainEngineThread is returning 1618')
       $r.code = 1618; return $r
     }
     $seconds = Get-SimTiming $S 'msiSeconds'
-    $g.msi.running = @{ product = $r.product; package = $cmd.package; since = (Get-SimNow).ToString('o'); until = (Get-SimNow).AddSeconds($seconds + 30).ToString('o'); boot = $g.boot.count }
+    # held by this process while it runs: a session that dies (a timed-out call) holds nothing
+    $g.msi.running = @{ product = $r.product; package = $cmd.package; since = (Get-SimNow).ToString('o'); pid = $PID; boot = $g.boot.count }
     $r.seconds = $seconds
     $r.boot = $g.boot.count
     Add-SimMsiLog $r.log @("MSI (s) ($(Get-SimMsiStamp)): Grabbed execution mutex.", "Action start $(Get-SimMsiStamp): INSTALL.")
     return $r
   }
   if ($result.code -ne 0) { return $result.code }
-  # the install runs: another session may look now (and gets 1618)
+  # the install runs: another session may look now (and gets 1618). A test can hold it running
+  # (config.failures.msiHold names the VM) to start a second one meanwhile, whatever the load.
   Start-Sleep -Milliseconds ([int]([double]$result.seconds * 1000))
+  while ($true) {
+    $peek = Read-SimState
+    $vm = Get-SimVmById $peek $Ctx.vmId
+    if (@($peek.config.failures.msiHold) -notcontains $vm.name) { break }
+    Start-Sleep -Milliseconds 200
+  }
   $done = Use-SimState {
     param($S)
     $vm = Get-SimGuestVm $S $Ctx 'msiexec.exe'
