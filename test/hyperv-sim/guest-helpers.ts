@@ -160,6 +160,8 @@ export function simLab(host: SimHost, opts: { health?: (m: MachineSpec) => Promi
   const appDir = opts.appDir ?? stageApp(dir);
   const provider = new HypervProvider({
     runner: host.runner(),
+    // the simulated phases take a fraction of a second: look again often
+    pollMs: { install: 200, boot: 200, ready: 200 },
     webPackages: packages,
     appBundle: () => loadBundle(appDir),
     // the app does not run in the simulator: "healthy" once the guest's IIS has the chat site started

@@ -102,9 +102,40 @@ describe('the Windows web role on simulated guests, through the engine', () => {
       const { exclusive: _drop, ...rest } = s;
       return rest as Step;
     });
-    await assert.rejects(runSteps(stripped, { store: l.lab.store }), (e: Error) => {
-      assert.match(e.message, /install-msi\.ps1 on labctl-simweb-web1: msiexec .* exited with 1618 \(another installation is already in progress\)/);
-      return true;
-    });
+    // an install takes 3 s here: long beside the moment between the two steps' starts, whatever the load
+    host.update((s) => (s.config.timing.msiSeconds = 3));
+    try {
+      await assert.rejects(runSteps(stripped, { store: l.lab.store }), (e: Error) => {
+        assert.match(e.message, /install-msi\.ps1 on labctl-simweb-web1: msiexec .* exited with 1618 \(another installation is already in progress\)/);
+        return true;
+      });
+    } finally {
+      host.update((s) => (s.config.timing.msiSeconds = 0.6));
+    }
+  });
+});
+
+describe('the web role on a Windows VM that labctl created on the simulated host', () => {
+  test('create (network, base image from the ISO, VM, unattend.xml, first boot through setup) then the whole role: the guest is the one Windows setup made', async () => {
+    const h = new SimHost({ timing: { bootSeconds: 0.2, heartbeatSeconds: 0.2, installSeconds: 0.4, setupSeconds: 0.3, shutdownSeconds: 0.1, msiSeconds: 0.2, isoLetterSeconds: 0.2, adapterSeconds: 0.2 } });
+    const lab = simLab(h);
+    try {
+      h.putWindowsIso('C:\\iso\\windows-server-2022.iso');
+      // labctl's own create steps for the network, the base image and web1 (the Ubuntu VM and web2 are not needed here)
+      const create = lab.provider.createSteps(lab.lab).filter((s) => !/^machine:(redis|web2):/.test(s.id));
+      await runSteps(create, { store: lab.lab.store });
+      const g = guestState(h, lab.vm('web1'));
+      assert.deepEqual([g.os, g.phase, g.computerName], ['windows', 'ready', 'WEB1'], 'Windows setup finished from the injected unattend.xml');
+      assert.equal(g.initialized, true, 'PowerShell Direct answered the ready probe inside the guest');
+
+      const r = await runSteps([REDIS, ...lab.provider.webSteps(lab.lab, lab.machine('web1'), REDIS.id)!], { store: lab.lab.store });
+      for (const s of ['iis', 'wmsvc', 'msi:webdeploy', 'msi:rewrite', 'msi:node', 'msi:iisnode', 'app']) assert.ok(r.applied.includes(`web:web1:${s}`), s);
+      const after = guestState(h, lab.vm('web1'));
+      assert.equal(after.iis.sites.find((s: any) => s.name === SITE).state, 'Started');
+      assert.equal(after.drives.C, g.drives.C, "the role's files are on the system partition setup made");
+    } finally {
+      await h.dispose();
+      lab.cleanup();
+    }
   });
 });

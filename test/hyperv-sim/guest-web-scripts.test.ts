@@ -183,20 +183,25 @@ Invoke-Command -VMName labctl-simweb-web2 -Credential $cred -ScriptBlock {
     assert.ok(!features.includes('MSDeployWMSVCHandlerFeature'), 'no handler without WMSVC');
   });
 
-  test('install-msi.ps1: two installs at once in one guest: the second exits 1618 (another installation is in progress)', async () => {
-    host.update((s) => (s.config.timing.msiSeconds = 1.5));
+  test('install-msi.ps1: two installs at once in one guest: the second exits 1618 (another installation is in progress), the first completes', async () => {
+    // the first install is held running (config.failures.msiHold) until the second has tried
+    host.update((s) => (s.config.failures.msiHold = [web1.vm]));
+    let first: Promise<any> | undefined;
     try {
-      // two sessions of labctl's runner already open, so both installs start at once
-      await Promise.all([webState('web1'), webState('web1')]);
-      const results = await Promise.allSettled([installMsi('web1', 'rewrite'), installMsi('web1', 'webdeploy')]);
-      const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
-      assert.equal(failed.length, 1, `one of the two installs fails: ${JSON.stringify(results.map((x) => x.status))}`);
-      assert.match(failed[0]!.reason.message, /labctl-simweb-web1/);
-      assert.match(failed[0]!.reason.message, /exited with 1618/);
-      assert.match(failed[0]!.reason.message, /Another installation is already in progress/);
+      first = installMsi('web1', 'rewrite');
+      const end = Date.now() + 60_000;
+      while (!guestState(host, web1.vm).msi?.running && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(guestState(host, web1.vm).msi.running?.product, 'rewrite', 'the first install is running');
+      await assert.rejects(installMsi('web1', 'webdeploy'), (e: Error) => {
+        assert.match(e.message, /install-msi\.ps1 on labctl-simweb-web1: msiexec C:\\labctl\\packages\\WebDeploy_amd64_en-US\.msi exited with 1618 \(another installation is already in progress\)/);
+        assert.match(e.message, /Error 1618\. Another installation is already in progress/);
+        return true;
+      });
     } finally {
-      host.update((s) => (s.config.timing.msiSeconds = 0.3));
+      host.update((s) => (s.config.failures.msiHold = []));
     }
+    assert.deepEqual((await first)!, { installed: true, exitCode: 0, restartNeeded: false });
+    assert.deepEqual((await installMsi('web1', 'webdeploy')).installed, true, 'once the first is done, the second installs');
   });
 
   const publish = async (version: string, redisPassword = 'r3dis-Secret') => {
