@@ -148,6 +148,8 @@ Copy-Item -LiteralPath '${src}' -Destination 'C:\\labctl\\app\\v1' -ToSession $s
 Copy-Item -LiteralPath 'C:\\stage\\one.txt' -Destination 'C:\\labctl\\app' -ToSession $s
 try { Copy-Item -LiteralPath '${src}/server.cjs' -Destination 'C:\\no\\such\\folder\\x.cjs' -ToSession $s; $r.parent = 'copied' } catch { $r.parent = $_.Exception.Message }
 $r.seen = @(Invoke-Command -Session $s -ScriptBlock { @((Test-Path 'C:\\labctl\\app\\v1\\public\\css\\a.css'), (Test-Path 'C:\\labctl\\app\\one.txt')) } | ForEach-Object { [bool]$_ })
+Copy-Item -Path 'C:\\labctl\\app\\one.txt' -Destination 'C:\\stage\\back.txt' -FromSession $s
+$r.back = Get-Content -Raw -LiteralPath 'C:\\stage\\back.txt'
 $r.state = [string]$s.State
 Remove-PSSession -Session $s
 $r.closed = [string]$s.State
@@ -159,6 +161,7 @@ $r`,
     assert.equal(readFileSync(guestPath(g1, 'C:\\labctl\\app\\v1\\server.cjs'), 'utf8'), 'module.exports = 1;\n', 'the folder became the destination');
     assert.ok(existsSync(guestPath(g1, 'C:\\labctl\\app\\one.txt')), 'a file lands in an existing folder under its name');
     assert.match(r.parent, /Could not find a part of the path/);
+    assert.equal(r.back, 'from the host C: drive\n', 'Copy-Item -FromSession brings a guest file to the host');
     assert.equal(r.state, 'Opened');
     assert.equal(r.closed, 'Closed');
     assert.match(r.after, /session state/i);

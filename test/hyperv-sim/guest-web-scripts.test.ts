@@ -118,19 +118,34 @@ Invoke-Command -VMName ${web1.vm} -Credential $cred -ScriptBlock { Start-Service
     assert.deepEqual([s.wmsvc, s.remoteManagement, s.firewall], [{ status: 'Running', startType: 'Automatic' }, true, true]);
   });
 
-  test('WMSvc reads EnableRemoteManagement at start: a change while it runs takes effect only after a restart (simulator rule)', async () => {
+  test('WMSvc reads EnableRemoteManagement at start: a change while it runs takes effect only after a restart; two sites on one port (simulator rules)', async () => {
     const r = await hostScript(
       host,
       `$cred = New-Object System.Management.Automation.PSCredential -ArgumentList 'Administrator', (ConvertTo-SecureString -String '${guestState(host, 'labctl-simweb-web2').adminPassword}' -AsPlainText -Force)
-Invoke-Command -VMName labctl-simweb-web2 -Credential $cred -ScriptBlock {
-  Install-WindowsFeature -Name Web-Mgmt-Service | Out-Null
+$r = @{}
+$r.site = Invoke-Command -VMName labctl-simweb-web2 -Credential $cred -ScriptBlock {
+  Install-WindowsFeature -Name Web-Mgmt-Service, Web-Scripting-Tools | Out-Null
   Start-Service -Name WMSVC
   Set-ItemProperty -Path 'HKLM:\\SOFTWARE\\Microsoft\\WebManagement\\Server' -Name EnableRemoteManagement -Value 1 -Type DWord
-} | Out-Null
-@{ ok = $true }`,
+  # IIS: a second site on the Default Web Site's port is created stopped and cannot start
+  Import-Module WebAdministration
+  $new = New-Website -Name 'other' -PhysicalPath 'C:\\inetpub\\other' -Port 80
+  try { Start-Website -Name 'other' -ErrorAction Stop; $started = 'started' } catch { $started = $_.Exception.Message }
+  @{ created = [string]$new.state; start = $started }
+}
+$r.site = @{ created = $r.site.created; start = $r.site.start }
+$r`,
     );
-    assert.equal(r.ok, true);
     assert.equal(guestState(host, 'labctl-simweb-web2').services.wmsvc.running.remoteManagement, false, 'still off: set while running');
+    assert.deepEqual(r.site, { created: 'Stopped', start: 'Cannot create a file when that file already exists. (Exception from HRESULT: 0x800700B7)' }, 'two started sites cannot hold one binding');
+  });
+
+  test('configure-wmsvc.ps1 on a guest without the Management Service: an error naming the VM and what is missing (its registry key)', async () => {
+    const g = addReadyWindowsGuest(host, 'sim-nowmsvc-2', 'N0wmsvc-Passw0rd!');
+    await assert.rejects(
+      host.invoke('hyperv/guest-run.ps1', { VMName: g.vm, UserName: 'Administrator', Password: 'N0wmsvc-Passw0rd!', GuestScript: scriptFile('hyperv/web/configure-wmsvc.ps1'), Parameters: { Port: 8172 } }),
+      /configure-wmsvc\.ps1 on sim-nowmsvc-2: Cannot find path 'HKLM:\\SOFTWARE\\Microsoft\\WebManagement\\Server' because it does not exist\./,
+    );
   });
 
   test('install-msi.ps1 installs a package whose /L*v log folder does not exist yet (msiexec exits 1622 when it is missing); a second run changes nothing', async () => {
