@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LabctlError, SpecError } from '../util/errors.js';
 import { registerCommands } from './commands/index.js';
@@ -22,10 +25,21 @@ function globalOptions(): Option[] {
   ];
 }
 
+/** The version in package.json (one small read at start). */
+function labctlVersion(): string {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json');
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('labctl').description('Build, deploy, prove and remove a SignalR-style scaleout-with-Redis lab.');
   for (const option of globalOptions()) program.addOption(option);
   program
+    .version(labctlVersion(), '--version', 'print the version of labctl')
     // lets `labctl redis-cli INFO server` and `labctl ssh web1 -- ls -l` pass their options through
     .enablePositionalOptions()
     .showHelpAfterError('(run labctl --help for usage)')
@@ -74,6 +88,13 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `labctl plan | head -1`: the reader left; what is left to print has no one to read it
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const code = await run(argv);
   process.exitCode = code;
 }
