@@ -6,8 +6,24 @@ import { errorMessage, LabctlError } from '../util/errors.js';
 export interface ReporterOptions {
   json?: boolean;
   verbose?: boolean;
-  /** defaults to whether stderr is a terminal */
+  /** spinner and colours; default: stderr is a terminal that can show them (see fancyTerminal) */
   tty?: boolean;
+  /** where progress goes (default stderr) */
+  stream?: NodeJS.WriteStream;
+}
+
+/**
+ * Whether a stream may get a spinner and escape codes (clig.dev): a terminal with columns to
+ * draw in, not TERM=dumb, and neither NO_COLOR nor CI set. A terminal reporting 0 columns
+ * gets plain lines: a spinner there redraws forever.
+ */
+export function fancyTerminal(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'columns'>, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!stream.isTTY) return false;
+  if (!(Number(stream.columns) > 0)) return false;
+  if ((env.TERM ?? '') === 'dumb') return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') return false;
+  return true;
 }
 
 /**
@@ -22,10 +38,12 @@ export class Reporter {
   private skipped = 0;
   readonly quiet: boolean;
   readonly tty: boolean;
+  private readonly out: NodeJS.WriteStream;
 
   constructor(private readonly opts: ReporterOptions = {}) {
     this.quiet = Boolean(opts.json);
-    this.tty = opts.tty ?? Boolean(process.stderr.isTTY);
+    this.out = opts.stream ?? process.stderr;
+    this.tty = opts.tty ?? fancyTerminal(this.out);
   }
 
   /** A heading for a phase of work ("create", "deploy"). */
@@ -66,7 +84,7 @@ export class Reporter {
         break;
       case 'done':
         this.running.delete(step.id);
-        this.line(`  ✓ ${step.title} ${dim(`${formatMs(event.ms)}`)}`);
+        this.line(`  ✓ ${step.title} ${this.dim(formatMs(event.ms))}`);
         break;
       case 'fail':
         this.running.delete(step.id);
@@ -116,15 +134,19 @@ export class Reporter {
       return;
     }
     const text = [...this.running.values()].join(' · ');
-    if (!this.spinner) this.spinner = ora({ text, stream: process.stderr }).start();
+    if (!this.spinner) this.spinner = ora({ text, stream: this.out }).start();
     else this.spinner.text = text;
   }
 
   private line(text: string): void {
     if (this.quiet) return;
     if (this.spinner) this.spinner.clear();
-    process.stderr.write(`${text}\n`);
+    this.out.write(`${text}\n`);
     if (this.spinner) this.spinner.render();
+  }
+
+  private dim(text: string): string {
+    return this.tty ? `\x1b[2m${text}\x1b[22m` : `(${text})`;
   }
 }
 
@@ -133,10 +155,6 @@ export function formatMs(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(ms / 60_000);
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
-function dim(text: string): string {
-  return process.stderr.isTTY ? `\x1b[2m${text}\x1b[22m` : `(${text})`;
 }
 
 /** A table of rows with aligned columns, for people. */
