@@ -103,13 +103,13 @@ function reportError(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     // --help and --version end through here with exit code 0
     if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: err.message.replace(/^error: /, '') }) + '\n');
+    if (json) process.stdout.write(JSON.stringify({ ok: false, code: 'USAGE', error: err.message.replace(/^error: /, ''), exitCode: 2 }) + '\n');
     return 2;
   }
   if (err instanceof LabctlError) {
     if (json) {
       const body = err instanceof SpecError ? { problems: err.problems } : { details: err.details };
-      process.stdout.write(JSON.stringify({ ok: false, error: err.message, exitCode: err.exitCode, ...body }) + '\n');
+      process.stdout.write(JSON.stringify({ ok: false, code: err.code, error: err.message, exitCode: err.exitCode, ...body }) + '\n');
     } else {
       process.stderr.write(`labctl: ${err.message}\n`);
       for (const d of err.details) process.stderr.write(`${err instanceof SpecError ? 'labctl: ' : '  '}${d}\n`);
@@ -118,7 +118,7 @@ function reportError(err: unknown, json: boolean): number {
   }
   // a bug: keep the stack for a report, but say so plainly
   const message = err instanceof Error ? err.message : String(err);
-  if (json) process.stdout.write(JSON.stringify({ ok: false, error: `internal error: ${message}`, exitCode: 1 }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ ok: false, code: 'INTERNAL', error: `internal error: ${message}`, exitCode: 1 }) + '\n');
   else {
     process.stderr.write(`labctl: internal error: ${message}\n`);
     if (process.env.LABCTL_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);

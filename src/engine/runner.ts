@@ -32,7 +32,7 @@ export class StepFailedError extends OperationError {
     readonly log: string[],
   ) {
     const details = cause instanceof LabctlError ? cause.details : [];
-    super(`step "${step.title}" failed: ${errorMessage(cause)}`, details);
+    super(`step "${step.title}" failed: ${errorMessage(cause)}`, details, 'STEP_FAILED');
   }
 }
 

@@ -8,7 +8,11 @@ interface LockOwner {
   command?: string;
 }
 
-export class LabBusyError extends UsageError {}
+export class LabBusyError extends UsageError {
+  constructor(message: string) {
+    super(message, [], 'LAB_BUSY');
+  }
+}
 
 /**
  * One labctl at a time per lab. The lock is a file holding its owner, created with its whole

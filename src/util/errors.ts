@@ -1,4 +1,20 @@
 /**
+ * The stable codes of `--json` errors (listed in the README): scripts branch on these, not on
+ * the wording of the message.
+ */
+export type ErrorCode =
+  | 'USAGE'
+  | 'SPEC_INVALID'
+  | 'PREFLIGHT_FAILED'
+  | 'LAB_NOT_CREATED'
+  | 'LAB_BUSY'
+  | 'MACHINE_UNKNOWN'
+  | 'OPERATION_FAILED'
+  | 'STEP_FAILED'
+  | 'VERIFY_FAILED'
+  | 'INTERNAL';
+
+/**
  * Every error labctl shows a user carries its exit code: 2 for bad input or a failed
  * preflight (nothing was changed), 1 for an operation that started and failed.
  */
@@ -7,6 +23,7 @@ export class LabctlError extends Error {
     message: string,
     readonly exitCode: 1 | 2,
     readonly details: string[] = [],
+    readonly code: ErrorCode = exitCode === 2 ? 'USAGE' : 'OPERATION_FAILED',
   ) {
     super(message);
     this.name = new.target.name;
@@ -15,29 +32,43 @@ export class LabctlError extends Error {
 
 /** Bad flags, unknown machine names, missing files: the user's input is wrong. */
 export class UsageError extends LabctlError {
-  constructor(message: string, details: string[] = []) {
-    super(message, 2, details);
+  constructor(message: string, details: string[] = [], code: ErrorCode = 'USAGE') {
+    super(message, 2, details, code);
+  }
+}
+
+/** The lab has no state yet: the command needs `labctl create` (or `up`) first. */
+export class LabNotCreatedError extends UsageError {
+  constructor(message: string) {
+    super(message, [], 'LAB_NOT_CREATED');
+  }
+}
+
+/** A machine name that is not in the spec. */
+export class UnknownMachineError extends UsageError {
+  constructor(name: string, lab: string, machines: string[]) {
+    super(`no machine named "${name}" in lab ${lab} (machines: ${machines.join(', ')})`, [], 'MACHINE_UNKNOWN');
   }
 }
 
 /** The host cannot run this provider; the message says what to install or change. */
 export class PreflightError extends LabctlError {
   constructor(message: string, details: string[] = []) {
-    super(message, 2, details);
+    super(message, 2, details, 'PREFLIGHT_FAILED');
   }
 }
 
 /** A spec file has problems; each problem is one `FILE:field: what is wrong` line. */
 export class SpecError extends LabctlError {
   constructor(readonly problems: string[]) {
-    super(problems[0] ?? 'invalid spec', 2, problems.slice(1));
+    super(problems[0] ?? 'invalid spec', 2, problems.slice(1), 'SPEC_INVALID');
   }
 }
 
 /** Work that was started and did not finish. The lab stays resumable. */
 export class OperationError extends LabctlError {
-  constructor(message: string, details: string[] = []) {
-    super(message, 1, details);
+  constructor(message: string, details: string[] = [], code: ErrorCode = 'OPERATION_FAILED') {
+    super(message, 1, details, code);
   }
 }
 

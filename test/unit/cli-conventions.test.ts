@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { assertBuilt, LABCTL_BIN, REPO_ROOT } from '../helpers/cli.js';
 import { describeResult, runCli } from '../helpers/cli.js';
 
@@ -29,6 +30,37 @@ describe('CLI conventions', () => {
       const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       assert.equal(code, 0, stderr);
       assert.doesNotMatch(stderr, /EPIPE|at .*\.js:\d+/, 'no stack trace');
+    });
+  }
+});
+
+describe('--json errors carry a stable code', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'labctl-codes-'));
+  after(() => rmSync(home, { recursive: true, force: true }));
+  const badSpec = path.join(home, 'bad.yaml');
+  writeFileSync(badSpec, 'name: Bad_Name\nnetwork: { subnet: 10.0.0.0/33 }\n');
+
+  for (const [args, code, exit] of [
+    [['--bogus'], 'USAGE', 2],
+    [['validate', '--spec', badSpec], 'SPEC_INVALID', 2],
+    [['validate', '--spec', path.join(home, 'missing.yaml')], 'SPEC_INVALID', 2],
+    [['ssh', 'nosuch', 'true'], 'MACHINE_UNKNOWN', 2],
+    [['ssh', 'web1', 'true'], 'LAB_NOT_CREATED', 2],
+    [['verify'], 'LAB_NOT_CREATED', 2],
+    [['redis-cli', 'PING'], 'LAB_NOT_CREATED', 2],
+  ] as const) {
+    test(`labctl ${args.join(' ')} --json → ${code}`, async () => {
+      const r = await runCli(['--home', home, '--json', ...args]);
+      assert.equal(r.code, exit, describeResult(r));
+      const body = JSON.parse(r.stdout);
+      assert.equal(body.ok, false);
+      assert.equal(body.code, code, r.stdout);
+      // validate reports its problems as a list; every other error has a message and the exit code
+      if (args[0] === 'validate') assert.ok(body.problems.length > 0);
+      else {
+        assert.equal(body.exitCode, exit);
+        assert.equal(typeof body.error, 'string');
+      }
     });
   }
 });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { stepsOfMachines } from '../../engine/order.js';
 import { runSteps } from '../../engine/runner.js';
 import { deploySteps } from '../../roles/index.js';
-import { UsageError } from '../../util/errors.js';
+import { LabNotCreatedError, UnknownMachineError } from '../../util/errors.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { printJson, print } from '../output.js';
 import { Reporter } from '../reporter.js';
@@ -48,13 +48,13 @@ export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOption
   const only = opts.machines?.length ? opts.machines : undefined;
   for (const name of only ?? []) {
     if (!lab.spec.machines.some((m) => m.name === name)) {
-      throw new UsageError(`no machine named "${name}" in lab ${lab.spec.name} (machines: ${lab.spec.machines.map((m) => m.name).join(', ')})`);
+      throw new UnknownMachineError(name, lab.spec.name, lab.spec.machines.map((m) => m.name));
     }
   }
   const missing = (await lab.provider.status(lab)).filter((m) => m.state !== 'running' && (!only || only.includes(m.name)));
   if (!lab.store.exists() || missing.length > 0) {
     const which = missing.map((m) => `${m.name} is ${m.state}`).join(', ');
-    throw new UsageError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
+    throw new LabNotCreatedError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
   }
   reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})${only ? `: ${only.join(', ')}` : ''}`);
   try {

@@ -3,7 +3,7 @@ import { redisMachine } from '../../spec/types.js';
 import { redisPaths } from '../../roles/redis/paths.js';
 import { REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
 import { shq } from '../../transports/transport.js';
-import { UsageError } from '../../util/errors.js';
+import { LabNotCreatedError } from '../../util/errors.js';
 import { openLab, refuseLabctlOptions, type GlobalOptions } from '../context.js';
 import { runInteractive, streamCommand } from '../stream.js';
 import { connectMachine } from './ssh.js';
@@ -19,7 +19,7 @@ export function registerRedisCli(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const args = refuseLabctlOptions('redis-cli', given);
       const lab = openLab(g, 'redis-cli', { lock: false });
-      if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new UsageError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
+      if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new LabNotCreatedError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
       const m = redisMachine(lab.spec);
       const access = lab.provider.access(lab, m);
       const paths = redisPaths(access.root, lab.spec.redis.version);

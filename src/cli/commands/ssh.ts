@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { UsageError } from '../../util/errors.js';
+import { LabNotCreatedError, UnknownMachineError, UsageError } from '../../util/errors.js';
 import { SshTransport } from '../../transports/ssh.js';
 import type { MachineSpec } from '../../spec/types.js';
 import { openLab, refuseLabctlOptions, type GlobalOptions, type Lab } from '../context.js';
@@ -44,9 +44,9 @@ export function registerSsh(program: Command): void {
 function machineOf(lab: Lab, name: string): MachineSpec {
   const m = lab.spec.machines.find((x) => x.name === name);
   if (!m) {
-    throw new UsageError(`no machine named "${name}" in lab ${lab.spec.name} (machines: ${lab.spec.machines.map((x) => x.name).join(', ')})`);
+    throw new UnknownMachineError(name, lab.spec.name, lab.spec.machines.map((x) => x.name));
   }
-  if (!lab.store.exists()) throw new UsageError(`lab ${lab.spec.name} is not created: run labctl create first`);
+  if (!lab.store.exists()) throw new LabNotCreatedError(`lab ${lab.spec.name} is not created: run labctl create first`);
   return m;
 }
 

@@ -23,7 +23,7 @@ export function registerValidate(program: Command): void {
         if (!(err instanceof SpecError)) throw err;
         problems = err.problems.flatMap((p) => p.split('\n'));
       }
-      if (g.json) printJson({ ok: problems.length === 0, file, lab: name, problems });
+      if (g.json) printJson({ ok: problems.length === 0, ...(problems.length > 0 ? { code: 'SPEC_INVALID' } : {}), file, lab: name, problems });
       else if (problems.length === 0) print('ok');
       else for (const p of problems) print(p);
       if (problems.length > 0) process.exitCode = 2;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { verifyLab, type VerifyReport } from '../../verify/checks.js';
-import { UsageError } from '../../util/errors.js';
+import { LabNotCreatedError } from '../../util/errors.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { print, printJson } from '../output.js';
 import { Reporter, table } from '../reporter.js';
@@ -53,7 +53,7 @@ export function registerVerify(program: Command): void {
           report.checks.push({ name: 'two browser windows see each other\'s messages', ok: browser.ok, reason: browser.reason, node: browser.node });
           report.ok = report.ok && browser.ok;
         }
-        if (g.json) printJson(report);
+        if (g.json) printJson(report.ok ? report : { ...report, code: 'VERIFY_FAILED' });
         else {
           printVerify(report);
           if (report.browser?.screenshots.length) print(`screenshots:\n${report.browser.screenshots.map((s) => `  ${s}`).join('\n')}`);
@@ -66,7 +66,7 @@ export function registerVerify(program: Command): void {
 }
 
 export async function runVerify(lab: Lab, reporter: Reporter, opts: VerifyCliOptions): Promise<VerifyReport> {
-  if (!lab.store.exists()) throw new UsageError(`lab ${lab.spec.name} is not created: run labctl up`);
+  if (!lab.store.exists()) throw new LabNotCreatedError(`lab ${lab.spec.name} is not created: run labctl up`);
   reporter.phase(`verify ${lab.spec.name} (${lab.provider.name})`);
   return verifyLab(lab, lab.provider, { ...opts, onProgress: (t) => reporter.info(`  ${t}`) });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { redisMachine } from '../../spec/types.js';
 import { redisPassword, REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
 import { BackplaneTap, type BackplaneMessage } from '../../verify/backplane.js';
-import { OperationError, UsageError } from '../../util/errors.js';
+import { LabNotCreatedError, OperationError } from '../../util/errors.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { positiveInt } from './verify.js';
 
@@ -25,7 +25,7 @@ export function registerWatch(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const lab = openLab(g, 'watch', { lock: false });
       const redis = redisMachine(lab.spec);
-      if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new UsageError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
+      if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new LabNotCreatedError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
       await lab.provider.access(lab, redis).guardRoute?.();
       const tap = new BackplaneTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel);
       let seen = 0;
