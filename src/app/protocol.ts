@@ -85,4 +85,9 @@ export interface HealthReport {
   clients: number;
   uptimeMs: number;
   pid: number;
+  /**
+   * which build runs: the sha256 (hex) of the server bundle file this process started from,
+   * read at start (labctl verify compares it with the dist/app/server.cjs it built)
+   */
+  build: string;
 }

@@ -2,6 +2,7 @@
  * Entry point of the chat app, bundled into dist/app/server.cjs. CommonJS because iisnode loads the
  * entry with require(); everything it needs is inside the bundle, so a node needs no npm install.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +37,7 @@ function main(): void {
   }
 
   const log = createLog(config.node);
+  const build = buildId();
   // Redis and socket.io report their failures through events; a rejection nobody awaited is a bug
   // in a corner of some library, and one such bug should not take every local client down with it.
   process.on('unhandledRejection', (reason) => {
@@ -50,6 +52,7 @@ function main(): void {
     clients: io.of('/').sockets.size,
     uptimeMs: Math.round(process.uptime() * 1000),
     pid: process.pid,
+    build,
   });
   // The page handler must be registered before socket.io attaches: engine.io wraps the request
   // listeners present at that moment and hands them everything outside /socket.io/.
@@ -106,6 +109,18 @@ async function closeSockets(io: ChatServer, httpServer: HttpServer, log: Log): P
     await closed;
   } catch (err) {
     log(`closing connections failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The build this process runs: the sha256 of its own bundle file (server.cjs), read once at
+ * start, so a file replaced later (a publish under way) does not change what it reports.
+ */
+function buildId(): string {
+  try {
+    return createHash('sha256').update(readFileSync(__filename)).digest('hex');
+  } catch {
+    return 'unknown';
   }
 }
 

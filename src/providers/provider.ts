@@ -72,6 +72,21 @@ export interface Provider {
    * Undefined: use access() (SSH).
    */
   guestShell?(lab: LabContext, machine: MachineSpec): GuestShell | undefined;
+  /**
+   * Throws unless the host reaches the machine's address through the lab's own network; for
+   * machines access() does not cover (Windows VMs). Absent: access(machine).guardRoute.
+   */
+  guardRoute?(lab: LabContext, machine: MachineSpec): Promise<void>;
+  /**
+   * Checks that must pass before deploy changes anything on these machines (a tool the host
+   * needs, for example); throws PreflightError naming what to install or change.
+   */
+  deployPreflight?(lab: LabContext, machines: MachineSpec[]): Promise<void>;
+  /**
+   * The remote management endpoint of a web machine, where one applies (Web Deploy through
+   * the Web Management Service on a Windows VM): verify checks it answers and wants credentials.
+   */
+  webManagementUrl?(lab: LabContext, machine: MachineSpec): string | undefined;
   teardownPlan(lab: LabContext): TeardownPlan;
   /** after teardown: anything of the lab still present, one line each */
   leftovers(lab: LabContext): Promise<string[]>;

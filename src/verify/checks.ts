@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { LabContext, Provider } from '../providers/provider.js';
 import { redisMachine, webMachines } from '../spec/types.js';
 import { redisPassword } from '../roles/redis/index.js';
@@ -6,7 +7,9 @@ import { BackplaneTap, subscribedServers, type BackplaneMessage } from './backpl
 import { ChatClient } from './chat-client.js';
 import type { BrowserReport } from './browser.js';
 import { measureDelivery, type DeliveryReport } from './delivery.js';
-import { httpGet } from './http.js';
+import { getHealth, httpGet, httpsProbe } from './http.js';
+import { APP_DIST } from '../roles/web-linux/bundle.js';
+import { sha256File } from '../util/hash.js';
 import { pingRedis, withRedis } from './redis-probe.js';
 
 export interface CheckResult {
@@ -81,10 +84,12 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     add({ name: 'Redis is the build from source', node: redis.name, ok: false, reason: `INFO server failed: ${(err as Error).message}` });
   }
 
-  // 3. each web node serves the page and upgrades to WebSocket
+  // 3. each web node serves the page, runs the app labctl built, upgrades to WebSocket, and
+  // (where it applies) its management endpoint for Web Deploy answers and wants credentials
   const webs = webMachines(spec);
+  const built = await localBuild();
   for (const m of webs) {
-    await provider.access(lab, m).guardRoute?.();
+    await (provider.guardRoute ? provider.guardRoute(lab, m) : provider.access(lab, m).guardRoute?.());
     const url = `http://${m.ip}:${spec.app.port}`;
     try {
       const page = await httpGet(`${url}/`, 3000);
@@ -93,6 +98,9 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     } catch (err) {
       add({ name: `${m.name} serves the chat page`, node: m.name, ok: false, reason: `GET ${url}/ failed: ${(err as Error).message}` });
     }
+    add(await buildCheck(m.name, m.ip, spec.app.port, built));
+    const management = provider.webManagementUrl?.(lab, m);
+    if (management) add(await managementCheck(m.name, management));
     const client = new ChatClient(url, m.name);
     try {
       await client.connect(4000);
@@ -157,4 +165,54 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     backplane,
     durationMs: Date.now() - started,
   };
+}
+
+/** The build labctl deploys: the sha256 of dist/app/server.cjs here, or why there is none. */
+async function localBuild(): Promise<{ sha256?: string; problem?: string }> {
+  const file = path.join(APP_DIST, 'server.cjs');
+  try {
+    return { sha256: await sha256File(file) };
+  } catch (err) {
+    return { problem: `no local build to compare with (${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): run npm run build` };
+  }
+}
+
+/** The app a node runs is the one labctl built: /healthz's build against the local bundle's sha256. */
+async function buildCheck(node: string, ip: string, port: number, built: { sha256?: string; problem?: string }): Promise<CheckResult> {
+  const name = `${node} runs the chat app labctl built`;
+  if (!built.sha256) return { name, node, ok: false, reason: built.problem! };
+  try {
+    const h = await getHealth(ip, port, 3000);
+    if (!h.build) return { name, node, ok: false, reason: `/healthz reports no build: the app on ${node} predates build ids (run labctl deploy ${node})` };
+    const ok = h.build === built.sha256;
+    return {
+      name,
+      node,
+      ok,
+      reason: ok
+        ? `build ${h.build.slice(0, 12)} = sha256 of dist/app/server.cjs`
+        : `${node} runs build ${h.build.slice(0, 12)}, labctl built ${built.sha256.slice(0, 12)} (dist/app/server.cjs): run labctl deploy ${node}`,
+    };
+  } catch (err) {
+    return { name, node, ok: false, reason: `GET /healthz failed: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * The Web Management Service on 8172, which Web Deploy publishes through: it answers over
+ * HTTPS (a self-signed certificate by default: iis-docs remote-administration-for-iis-manager.md,
+ * "WMSVC is bound to all unassigned IP addresses on port 8172 using a self-signed certificate")
+ * and refuses a request without credentials with 401 (iis-docs configure-the-web-deployment-handler.md,
+ * "User receives 401 unauthorized error ... This error comes from WMSVC").
+ */
+async function managementCheck(node: string, url: string): Promise<CheckResult> {
+  const name = `${node} Web Management Service answers on 8172 and wants credentials`;
+  try {
+    const r = await httpsProbe(url, 3000);
+    const cert = r.certificate ? `, certificate ${r.certificate.subject}${r.certificate.selfSigned ? ' (self-signed)' : ''}` : '';
+    const ok = r.status === 401;
+    return { name, node, ok, reason: ok ? `GET ${url} without credentials → 401${cert}` : `GET ${url} without credentials → ${r.status} (want 401)${cert}` };
+  } catch (err) {
+    return { name, node, ok: false, reason: `GET ${url} failed: ${(err as Error).message} (is WMSvc running, remote connections on, TCP 8172 open?)` };
+  }
 }

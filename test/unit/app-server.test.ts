@@ -3,6 +3,7 @@
  * against real redis-server instances on loopback. Needs Debian's `redis-server` package.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -181,12 +182,13 @@ describe('chat app bundle', () => {
     await waitUntil('a refilled token', async () => (await flooder.send(uniqueText('later'))).ok, 3000);
   });
 
-  it('answers /healthz with the node, the Redis state and its own client count', async () => {
+  it('answers /healthz with the node, the Redis state, its own client count and its build (the sha256 of its bundle file)', async () => {
     const res = await fetch(`${web1.url}/healthz`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     const report = (await res.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(report).sort(), ['channel', 'clients', 'node', 'pid', 'redis', 'uptimeMs']);
+    assert.deepEqual(Object.keys(report).sort(), ['build', 'channel', 'clients', 'node', 'pid', 'redis', 'uptimeMs']);
+    assert.equal(report.build, createHash('sha256').update(readFileSync(serverBundle)).digest('hex'), 'the build is the bundle it runs');
     assert.equal(report.node, 'web1');
     assert.equal(report.channel, 'ChatApp');
     assert.equal(report.redis, 'connected');
