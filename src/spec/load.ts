@@ -73,7 +73,7 @@ function normalize(raw: ParsedSpec, text: string, file: string): LabSpec {
     },
     app: { port: raw.app.port, rateLimit: raw.app.rateLimit },
     machines,
-    hyperv: raw.hyperv,
+    hyperv: raw.hyperv && normalizeHyperv(raw.hyperv, file),
     raw,
   };
 }
@@ -91,6 +91,16 @@ function normalizeSource(source: ParsedSpec['redis']['source'], version: string,
     path: path.resolve(path.dirname(path.resolve(file)), source.tarball),
     sha256: source.sha256?.toLowerCase(),
   };
+}
+
+/** Installer files are local paths of the host labctl runs on: relative ones are taken from the spec file's folder. */
+function normalizeHyperv(h: NonNullable<ParsedSpec['hyperv']>, file: string): NonNullable<ParsedSpec['hyperv']> {
+  if (!h.installers) return h;
+  const dir = path.dirname(path.resolve(file));
+  const installers = Object.fromEntries(
+    Object.entries(h.installers).map(([id, i]) => [id, i && { ...i, sha256: i.sha256.toLowerCase(), ...(i.file !== undefined ? { file: path.resolve(dir, i.file) } : {}) }]),
+  );
+  return { ...h, installers };
 }
 
 const UNITS: Record<string, number> = { MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };
@@ -138,6 +148,9 @@ function describeIssue(doc: Document, issue: Issue): string {
       return `has an invalid value${got}`;
     case 'invalid_format':
       return issue.format === 'url' ? `must be an http(s) URL${got}` : `${issue.message}${got}`;
+    case 'custom':
+      // a rule over a whole mapping (hyperv.installers.<id>): its message says what is wrong, the mapping is on its line
+      return isMap(value) ? issue.message : `${issue.message}${got}`;
     default:
       return `${issue.message}${got}`;
   }

@@ -24,6 +24,26 @@ const machine = z.strictObject({
   disk: size.default('20GB'),
 });
 
+/**
+ * An installer of the Windows web role from elsewhere than its pinned download: a local copy
+ * (an air-gapped host, a file already on disk) or another URL (another version), with its
+ * sha256 either way. Exactly one of file and url.
+ */
+const installer = z
+  .strictObject({
+    /** a local file on the host labctl runs on (relative: to the spec file's folder) */
+    file: z.string().min(1).optional(),
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    sha256,
+  })
+  .superRefine((v, ctx) => {
+    if ((v.file === undefined) === (v.url === undefined)) {
+      ctx.addIssue({ code: 'custom', message: `give file (a local copy of the installer) or url (where to download it), not ${v.file === undefined ? 'neither' : 'both'}` });
+    }
+  });
+
+export const INSTALLER_IDS = ['webdeploy', 'rewrite', 'node', 'iisnode'] as const;
+
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, { error: 'must be a duration such as 90s, 10m or 1h' });
 
 const hyperv = z.strictObject({
@@ -41,6 +61,15 @@ const hyperv = z.strictObject({
   timeZone: z.string().min(1).default('UTC'),
   /** DNS servers for the VMs (default: the host's own IPv4 DNS servers, read at create) */
   dns: z.array(z.string()).min(1).optional(),
+  /**
+   * how the chat app reaches the Windows web VMs: webdeploy (msdeploy.exe on the host through
+   * the Web Management Service, as the tutorial publishes) or copy (over PowerShell Direct)
+   */
+  publish: z.enum(['webdeploy', 'copy']).default('webdeploy'),
+  /** the web role's installers from elsewhere: { webdeploy | rewrite | node | iisnode: { file | url, sha256 } } */
+  installers: z
+    .strictObject(Object.fromEntries(INSTALLER_IDS.map((id) => [id, installer.optional()])) as Record<(typeof INSTALLER_IDS)[number], z.ZodOptional<typeof installer>>)
+    .optional(),
   timeouts: z
     .strictObject({
       install: duration.default('45m'),
@@ -94,3 +123,4 @@ export type ParsedSpec = z.output<typeof labSpecSchema>;
 export type MachineSpecInput = z.output<typeof machine>;
 export type RedisSourceSpec = z.output<typeof redisSource>;
 export type HypervSpec = z.output<typeof hyperv>;
+export type InstallerSpec = z.output<typeof installer>;

@@ -282,6 +282,36 @@ const cases: BadCase[] = [
       `machines\\.web1\\.role: must be one of "redis", "web" \\(got "cache"\\) ${LINE}`,
     ],
   },
+  {
+    name: 'hyperv.installers: an installer with neither file nor url, one with a bad sha256, an unknown one',
+    spec: (s) => {
+      s.hyperv = {
+        ubuntuIso: 'C:\\iso\\ubuntu.iso',
+        windowsIso: 'C:\\iso\\windows.iso',
+        installers: { node: { sha256: 'a'.repeat(64) }, rewrite: { file: 'rewrite.msi', sha256: 'abc' }, nodejs: { url: 'https://example.invalid/n.msi', sha256: 'b'.repeat(64) } },
+      };
+    },
+    problems: [
+      `hyperv\\.installers\\.nodejs: unknown key \\(allowed here: webdeploy, rewrite, node, iisnode\\) ${LINE}`,
+      `hyperv\\.installers\\.rewrite\\.sha256: must be 64 hexadecimal characters \\(got "abc"\\) ${LINE}`,
+      `hyperv\\.installers\\.node: give file \\(a local copy of the installer\\) or url \\(where to download it\\), not neither ${LINE}`,
+    ],
+  },
+  {
+    name: 'hyperv.installers: file and url both; hyperv.publish not a method',
+    spec: (s) => {
+      s.hyperv = {
+        ubuntuIso: 'C:\\iso\\ubuntu.iso',
+        windowsIso: 'C:\\iso\\windows.iso',
+        publish: 'ftp',
+        installers: { webdeploy: { file: 'wd.msi', url: 'https://example.invalid/wd.msi', sha256: 'c'.repeat(64) } },
+      };
+    },
+    problems: [
+      `hyperv\\.publish: must be one of "webdeploy", "copy" \\(got "ftp"\\) ${LINE}`,
+      `hyperv\\.installers\\.webdeploy: give file \\(a local copy of the installer\\) or url \\(where to download it\\), not both ${LINE}`,
+    ],
+  },
 ];
 
 function renameMachine(s: Record<string, any>, from: string, to: string): void {

@@ -1,5 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LabBusyError, LabLock } from '../../state/lock.js';
@@ -7,6 +8,7 @@ import { downloadVerified } from '../../util/download.js';
 import { OperationError, errorMessage } from '../../util/errors.js';
 import { sha256File } from '../../util/hash.js';
 import { proxiedFetch } from '../../util/proxy.js';
+import type { LabSpec } from '../../spec/types.js';
 
 /** An installer the web VMs need, fetched once on the host, checked, then copied in. */
 export interface WebPackage {
@@ -20,6 +22,10 @@ export interface WebPackage {
   check: string;
   /** msiexec properties */
   properties: string[];
+  /** a local copy to use as it is (hyperv.installers.<id>.file): never downloaded or copied to the cache */
+  localPath?: string;
+  /** the spec field this package comes from, when the spec chose it (for error messages) */
+  specField?: string;
 }
 
 /**
@@ -66,6 +72,30 @@ export const WEB_PACKAGES: WebPackage[] = [
   },
 ];
 
+/**
+ * The installers of a lab: the pinned ones, each replaced by the spec's hyperv.installers
+ * entry where it has one (a local file, or another URL; either way with its sha256).
+ */
+export function webPackagesFor(spec: LabSpec): WebPackage[] {
+  const chosen = spec.hyperv?.installers ?? {};
+  return WEB_PACKAGES.map((p) => {
+    const o = chosen[p.id];
+    if (!o) return p;
+    const specField = `hyperv.installers.${p.id}`;
+    if (o.file !== undefined) {
+      return { ...p, title: `${p.title} (your copy)`, url: pathToFileURL(o.file).href, localPath: o.file, file: path.basename(o.file), sha256: o.sha256, specField };
+    }
+    // another version may have the pinned one's file name: the digest keeps them apart in the cache
+    const name = decodeURIComponent(new URL(o.url!).pathname.split('/').pop() || `${p.id}.msi`).replace(/[^A-Za-z0-9._-]/g, '_');
+    return { ...p, title: `${p.title} (from ${o.url})`, url: o.url!, file: `${o.sha256.slice(0, 12)}-${name}`, sha256: o.sha256, specField };
+  });
+}
+
+/** Where an installer is on the host: the spec's own copy, or the cache. */
+export function packageHostPath(home: string, pkg: WebPackage): string {
+  return pkg.localPath ?? path.join(packageCacheDir(home), pkg.file);
+}
+
 /** Where the host keeps the installers (LABCTL_CACHE to share them, as for the other downloads). */
 export function packageCacheDir(home: string): string {
   return path.join(process.env.LABCTL_CACHE ? path.resolve(process.env.LABCTL_CACHE) : path.join(home, 'cache'), 'msi');
@@ -85,6 +115,7 @@ export const PACKAGE_LOCK_WAIT_MS = 30 * 60_000;
  * labctl process wait for it rather than download it again into the same place.
  */
 export function ensurePackage(home: string, pkg: WebPackage, log: (line: string) => void = () => {}): Promise<string> {
+  if (pkg.localPath) return checkLocalPackage(pkg);
   const file = path.join(packageCacheDir(home), pkg.file);
   const under = inFlight.get(file);
   if (under) {
@@ -153,4 +184,16 @@ async function ensurePackageNow(file: string, pkg: WebPackage, log: (line: strin
     rmSync(partial, { force: true });
     throw err instanceof OperationError ? err : new OperationError(`download of ${pkg.url} failed: ${errorMessage(err)}`);
   }
+}
+
+/** The spec's own copy of an installer: it must be there and match the sha256 the spec gives. */
+async function checkLocalPackage(pkg: WebPackage): Promise<string> {
+  const file = pkg.localPath!;
+  const field = pkg.specField ?? pkg.id;
+  if (!existsSync(file)) throw new OperationError(`${field}.file: ${file} does not exist`);
+  const got = await sha256File(file);
+  if (got !== pkg.sha256?.toLowerCase()) {
+    throw new OperationError(`${field}: ${file} has sha256 ${got}, the spec says ${pkg.sha256}: a different file, or the wrong digest in the spec`);
+  }
+  return file;
 }
