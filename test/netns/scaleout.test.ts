@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLabFixture, type LabFixture } from '../helpers/lab.js';
 import { describeResult, hasStackTrace } from '../helpers/cli.js';
@@ -198,6 +198,50 @@ describe('scaleout lab on netns: up, Redis from source, verify, browser, watch, 
     assert.ok(json(r.stdout).applied.includes('redis:redis:service'));
     assert.ok(!json(r.stdout).applied.includes('redis:redis:build'), 'no rebuild to restart');
     assert.equal(await pingRedis({ host: lab.ip('redis'), port: 6379, password }), 'PONG');
+  });
+
+  it('verify checks that each node runs the build labctl made (its /healthz build = sha256 of dist/app/server.cjs): a node running another build fails, named', async () => {
+    const name = 'web1 runs the chat app labctl built';
+    const first = json((await lab.cli(['verify', '--json', '--messages', '2'])).stdout);
+    for (const m of ['web1', 'web2']) {
+      const c = first.checks.find((x: any) => x.name === `${m} runs the chat app labctl built`);
+      assert.equal(c?.ok, true, JSON.stringify(c));
+      assert.match(c.reason, /^build [0-9a-f]{12} = sha256 of dist\/app\/server\.cjs$/);
+    }
+    // the bundle on web1, changed where it was deployed, and the app restarted from it
+    const appRoot = path.join(lab.dir, 'machines/web1/opt/labctl-chat');
+    const file = path.join(appRoot, readdirSync(appRoot).find((d) => existsSync(path.join(appRoot, d, 'server.cjs')))!, 'server.cjs');
+    const original = readFileSync(file);
+    const restart = async () => {
+      const stop = await lab.ssh('web1', `kill "$(cat ${path.join(lab.dir, 'machines/web1/run/labctl-chat/app.pid')})"`);
+      assert.equal(stop.code, 0, describeResult(stop));
+      await until('web1 to stop answering', async () => {
+        try {
+          await fetch(`http://${lab.ip('web1')}/healthz`, { signal: AbortSignal.timeout(500) });
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      const r = await lab.cli(['deploy', '--json']);
+      assert.equal(r.code, 0, describeResult(r));
+    };
+    try {
+      writeFileSync(file, Buffer.concat([original, Buffer.from('\n// another build of the app\n')]));
+      await restart();
+      const bad = await lab.cli(['verify', '--json', '--messages', '2']);
+      assert.equal(bad.code, 1, describeResult(bad));
+      const report = json(bad.stdout);
+      const c = report.checks.find((x: any) => x.name === name);
+      assert.equal(c.ok, false);
+      assert.match(c.reason, /^web1 runs build [0-9a-f]{12}, labctl built [0-9a-f]{12} \(dist\/app\/server\.cjs\): run labctl deploy web1$/);
+      assert.deepEqual(report.checks.filter((x: any) => !x.ok).map((x: any) => x.name), [name], 'only that check fails: the app itself works');
+    } finally {
+      writeFileSync(file, original);
+      await restart();
+    }
+    const good = await lab.cli(['verify', '--json', '--messages', '2']);
+    assert.equal(good.code, 0, describeResult(good));
   });
 
   it('one web node stopped: verify and verify --browser fail naming it; deploy makes it pass again', async () => {
