@@ -37,14 +37,59 @@ export function parseSpec(text: string, file: string): LabSpec {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new SpecError([`${file}: the spec must be a YAML mapping with name, network, redis, app and machines`]);
   }
+  const semantics = (spec: LabSpec) => checkSemantics(spec).map((p) => `${file}:${p.field}: ${p.message}${lineSuffix(doc, lines, p.field.split('.'))}`);
   const parsed = labSpecSchema.safeParse(data);
   if (!parsed.success) {
-    throw new SpecError(parsed.error.issues.map((issue) => formatIssue(file, doc, lines, issue)));
+    const problems = parsed.error.issues.map((issue) => formatIssue(file, doc, lines, issue));
+    // every problem at once: the checks across fields still run on what the schema accepted
+    const rest = salvage(data, text, file);
+    throw new SpecError([...problems, ...(rest ? semantics(rest).filter((p) => !problems.includes(p)) : [])]);
   }
   const spec = normalize(parsed.data, text, file);
-  const problems = checkSemantics(spec).map((p) => `${file}:${p.field}: ${p.message}${lineSuffix(doc, lines, p.field.split('.'))}`);
+  const problems = semantics(spec);
   if (problems.length > 0) throw new SpecError(problems);
   return spec;
+}
+
+/**
+ * The spec without the values the schema refused (each dropped, so its default applies), when
+ * that is enough to read the rest: the cross-field checks then report their problems alongside
+ * the schema's, instead of after the user fixed those. Undefined when a required value is the
+ * broken one.
+ */
+function salvage(data: object, text: string, file: string): LabSpec | undefined {
+  const copy = structuredClone(data) as Record<string, unknown>;
+  for (let round = 0; round < 8; round++) {
+    const r = labSpecSchema.safeParse(copy);
+    if (r.success) {
+      try {
+        return normalize(r.data, text, file);
+      } catch {
+        return undefined;
+      }
+    }
+    let dropped = false;
+    for (const issue of r.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      for (const at of keys) dropped = dropAt(copy, at) || dropped;
+    }
+    if (!dropped) return undefined;
+  }
+  return undefined;
+}
+
+function dropAt(root: Record<string, unknown>, at: PropertyKey[]): boolean {
+  if (at.length === 0) return false;
+  let node: unknown = root;
+  for (const key of at.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  const last = at[at.length - 1]!;
+  if (node === null || typeof node !== 'object' || !(last in node)) return false;
+  if (Array.isArray(node)) node.splice(Number(last), 1);
+  else delete (node as Record<PropertyKey, unknown>)[last];
+  return true;
 }
 
 function normalize(raw: ParsedSpec, text: string, file: string): LabSpec {

@@ -410,6 +410,28 @@ describe('validate and other commands on bad input', () => {
     );
   });
 
+  test('schema and cross-field problems are reported together, not one round at a time', () => {
+    const file = writeSpec('both', (s) => {
+      s.network.subnet = '198.18.20.0/33';
+      s.machines.redis.ip = '198.18.20.300';
+      s.machines.web1.cpus = 0;
+      s.machines.web2.colour = 'blue';
+    });
+    assert.throws(
+      () => loadSpec(file),
+      (err: unknown) => {
+        assert.ok(err instanceof SpecError);
+        const all = err.problems.join('\n');
+        assert.match(all, /machines\.web1\.cpus: must be at least 1/, 'the schema problem');
+        assert.match(all, /machines\.web2: unknown field "colour"|colour/, 'the unknown key');
+        assert.match(all, /network\.subnet: prefix \/33 is not supported/, 'the subnet, checked across fields');
+        assert.match(all, /machines\.redis\.ip: "198\.18\.20\.300" is not an IPv4 address/);
+        assert.equal(new Set(err.problems).size, err.problems.length, 'each problem once');
+        return true;
+      },
+    );
+  });
+
   for (const command of [['create'], ['teardown', '--yes'], ['status'], ['plan'], ['ssh', 'web1', '--', 'true']]) {
     test(`${command[0]} with a bad spec: exit 2, one clear line, nothing created`, async () => {
       const home = path.join(dir, `home-${command[0]}`);
