@@ -13,7 +13,10 @@
  * - an Ubuntu VM runs sshd there with the host key and user from the seed's user-data (the
  *   account exists only in that namespace: `ip netns exec` binds /etc/netns/<ns>/passwd);
  * - a Windows VM runs the published chat app when its IIS site is started (see the guest
- *   behaviours): node runs server.cjs from the site's folder with web.config's appSettings.
+ *   behaviours): node runs server.cjs from the site's folder with web.config's appSettings, and
+ *   again when those files change (iisnode's watchedFiles="web.config;*.cjs" recycles node);
+ * - a Windows VM whose Web Management Service runs, with TCP 8172 open in its firewall, answers
+ *   HTTPS on 8172 with a self-signed certificate: 401 without credentials (wmsvc-stub.mjs).
  *
  * What is not real: the guest OS itself. sshd and node are this machine's; the Ubuntu VM has
  * no systemd, apt or ufw, so the Redis role cannot run on it (the tests say where that ends).
@@ -21,14 +24,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { runHost } from '../../src/util/exec.js';
 import { isAlive, killAll, namespacePids } from '../../src/providers/netns/host.js';
 import type { SimHost, SimState } from './host.js';
 
 const SSHD = '/usr/sbin/sshd';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 interface GuestNet {
   ip: string;
@@ -39,7 +44,7 @@ interface GuestNet {
 
 interface Made {
   bridges: Map<string, { ifIndex: number; addrs: string[] }>;
-  guests: Map<string, { ns: string; veth: string; bridge: string; net: GuestNet; procs: ChildProcess[]; app?: string }>;
+  guests: Map<string, { ns: string; veth: string; bridge: string; net: GuestNet; procs: ChildProcess[]; app?: string; wmsvc?: string }>;
 }
 
 /** Linux names are at most 15 characters: a short hash of the sim folder and the object. */
@@ -172,7 +177,10 @@ export class SimNetworkBridge {
         }
         continue;
       }
-      if (vm.guest.os === 'windows') await this.reconcileApp(vm, have);
+      if (vm.guest.os === 'windows') {
+        await this.reconcileApp(vm, have);
+        await this.reconcileWmsvc(vm, have);
+      }
     }
   }
 
@@ -243,7 +251,10 @@ export class SimNetworkBridge {
     await runHost('ip', ['link', 'set', veth, 'up']);
     if (net.gateway) await runHost('ip', ['-n', ns, 'route', 'add', 'default', 'via', net.gateway], { allowFail: true });
     if (vm.guest.os === 'ubuntu') await this.startSshd(vm, g);
-    if (vm.guest.os === 'windows') await this.reconcileApp(vm, g);
+    if (vm.guest.os === 'windows') {
+      await this.reconcileApp(vm, g);
+      await this.reconcileWmsvc(vm, g);
+    }
   }
 
   private async removeGuest(id: string): Promise<void> {
@@ -312,7 +323,11 @@ export class SimNetworkBridge {
   private async reconcileApp(vm: any, g: { ns: string; procs: ChildProcess[]; app?: string }): Promise<void> {
     const sites: any[] = vm.guest?.iis?.sites ?? [];
     const site = sites.find((s) => s.state === 'Started' && fileIn(vm, s.physicalPath, 'server.cjs'));
-    const key = site ? `${site.physicalPath}|${JSON.stringify(site.bindings)}` : undefined;
+    // iisnode restarts node when a watched file changes (web.config's watchedFiles="web.config;*.cjs"):
+    // a publish into the same folder is a new key
+    // and a recycle of its pool (Restart-WebAppPool) starts a new node too
+    const pool = (vm.guest?.iis?.appPools ?? []).find((p: any) => p.name === site?.appPool);
+    const key = site ? `${site.physicalPath}|${JSON.stringify(site.bindings)}|${watchedStamp(guestPath(vm, site.physicalPath)!)}|${pool?.recycled ?? 0}` : undefined;
     if (g.app === key) return;
     const old = g.procs.filter((p) => (p as any).labctlApp);
     if (old.length) await killAll(old.map((p) => p.pid!).filter(Boolean));
@@ -332,6 +347,39 @@ export class SimNetworkBridge {
     });
     closeSync(log);
     (p as any).labctlApp = true;
+    g.procs.push(p);
+  }
+
+  /**
+   * WMSvc's endpoint: while the guest's WMSVC runs and its firewall lets TCP 8172 in, an HTTPS
+   * listener on the VM's address (wmsvc-stub.mjs) with a self-signed certificate named as
+   * WMSvc names its own (WMSvc-SHA2-<computer name>), answering 401 without credentials (403
+   * when remote connections were off when WMSvc started).
+   */
+  private async reconcileWmsvc(vm: any, g: { ns: string; net: GuestNet; procs: ChildProcess[]; wmsvc?: string }): Promise<void> {
+    const svc = vm.guest?.services?.wmsvc;
+    const open = (vm.guest?.firewall ?? []).some(
+      (r: any) => String(r.enabled) === 'True' && r.direction === 'Inbound' && r.action === 'Allow' && ['TCP', 'Any'].includes(r.protocol) && [r.localPort].flat().some((p: string) => p === '8172' || p === 'Any'),
+    );
+    const key = svc?.status === 'Running' && open ? (svc.running?.remoteManagement ? 'remote' : 'local') : undefined;
+    if (g.wmsvc === key) return;
+    const old = g.procs.filter((p) => (p as any).labctlWmsvc);
+    if (old.length) await killAll(old.map((p) => p.pid!).filter(Boolean));
+    g.procs = g.procs.filter((p) => !(p as any).labctlWmsvc);
+    g.wmsvc = key;
+    if (!key) return;
+    const dir = path.join(this.dir, g.ns);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const cert = path.join(dir, 'wmsvc-cert.pem');
+    const certKey = path.join(dir, 'wmsvc-key.pem');
+    if (!existsSync(cert)) {
+      const cn = `WMSvc-SHA2-${String(vm.guest.computerName ?? vm.name).toUpperCase()}`;
+      await runHost('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', certKey, '-out', cert, '-days', '30', '-subj', `/CN=${cn}`]);
+    }
+    const log = openSync(path.join(this.dir, `${g.ns}-wmsvc.log`), 'a');
+    const p = spawn('ip', ['netns', 'exec', g.ns, process.execPath, path.join(HERE, 'wmsvc-stub.mjs'), g.net.ip, '8172', cert, certKey, key], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    (p as any).labctlWmsvc = true;
     g.procs.push(p);
   }
 
@@ -356,6 +404,22 @@ function guestPath(vm: any, windowsPath: string | undefined): string | undefined
   const root = vm.guest?.drives?.C;
   if (!m || !root) return undefined;
   return path.join(root, ...m[1]!.split(/[\\/]+/).filter(Boolean));
+}
+
+/** What iisnode watches in the app folder (watchedFiles="web.config;*.cjs"): their sizes and times. */
+function watchedStamp(folder: string): string {
+  try {
+    return readdirSync(folder)
+      .filter((f) => f === 'web.config' || f.endsWith('.cjs'))
+      .sort()
+      .map((f) => {
+        const st = statSync(path.join(folder, f));
+        return `${f}:${st.size}:${st.mtimeMs}`;
+      })
+      .join(',');
+  } catch {
+    return '';
+  }
 }
 
 function fileIn(vm: any, windowsFolder: string | undefined, name: string): boolean {

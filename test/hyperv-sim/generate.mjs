@@ -41,7 +41,82 @@ export const WINDOWS_MODULES = [
   'DnsClient',
   'PKI',
   'CimCmdlets',
+  'Microsoft.PowerShell.LocalAccounts',
 ];
+
+/**
+ * Cmdlets the reference data (test/fixtures/powershell-cmdlets.json) does not list, declared
+ * here by hand from their own documentation pages, in the reference's shape and marked
+ * `declared` with the page they were read from. Microsoft.PowerShell.LocalAccounts is a
+ * Windows PowerShell 5.1 module (Windows 10 / Server 2016 and later) that the reference data
+ * was not generated from; the web role's publishing user needs it. The lint of the templates
+ * (test/unit/hyperv-pslint.ts) and the 5.1 check (ps51.test.ts) read these too.
+ */
+const LOCAL_ACCOUNTS = 'MicrosoftDocs/PowerShell-Docs reference/5.1/Microsoft.PowerShell.LocalAccounts';
+const byName = 'True (ByPropertyName, ByValue)';
+export const DECLARED_CMDLETS = {
+  'New-LocalUser': {
+    module: 'Microsoft.PowerShell.LocalAccounts',
+    declared: `${LOCAL_ACCOUNTS}/New-LocalUser.md (SYNTAX: sets Password (default) and NoPassword)`,
+    parameterSets: [
+      ['AccountExpires', 'AccountNeverExpires', 'Description', 'Disabled', 'FullName', 'Name', 'Password', 'PasswordNeverExpires', 'UserMayNotChangePassword', 'WhatIf', 'Confirm'],
+      ['AccountExpires', 'AccountNeverExpires', 'Description', 'Disabled', 'FullName', 'Name', 'NoPassword', 'UserMayNotChangePassword', 'WhatIf', 'Confirm'],
+    ],
+    parameterSetInfo: [
+      { name: 'Password', default: true, mandatory: ['Name', 'Password'], positional: ['Name'] },
+      { name: 'NoPassword', default: false, mandatory: ['Name', 'NoPassword'], positional: ['Name'] },
+    ],
+    switches: ['AccountNeverExpires', 'Disabled', 'NoPassword', 'PasswordNeverExpires', 'UserMayNotChangePassword'],
+    parameterAliases: {},
+    parameterTypes: { AccountExpires: 'System.DateTime', Description: 'System.String', FullName: 'System.String', Name: 'System.String', Password: 'System.Security.SecureString' },
+    pipelineInput: { Name: byName, AccountExpires: 'True (ByPropertyName)', Description: 'True (ByPropertyName)', FullName: 'True (ByPropertyName)', Password: 'True (ByPropertyName)' },
+    versions: ['5.1'],
+    source: 'declared',
+  },
+  'Get-LocalUser': {
+    module: 'Microsoft.PowerShell.LocalAccounts',
+    declared: `${LOCAL_ACCOUNTS}/Get-LocalUser.md (SYNTAX: sets Default and SecurityIdentifier)`,
+    parameterSets: [['Name'], ['SID']],
+    parameterSetInfo: [
+      { name: 'Default', default: true, mandatory: [], positional: ['Name'] },
+      { name: 'SecurityIdentifier', default: false, mandatory: [], positional: ['SID'] },
+    ],
+    switches: [],
+    parameterAliases: {},
+    parameterTypes: { Name: 'System.String[]', SID: 'System.Security.Principal.SecurityIdentifier[]' },
+    pipelineInput: { Name: byName, SID: byName },
+    versions: ['5.1'],
+    source: 'declared',
+  },
+  'Set-LocalUser': {
+    module: 'Microsoft.PowerShell.LocalAccounts',
+    declared: `${LOCAL_ACCOUNTS}/Set-LocalUser.md (SYNTAX: sets Name (default), InputObject and SecurityIdentifier)`,
+    parameterSets: [
+      ['AccountExpires', 'AccountNeverExpires', 'Description', 'FullName', 'Name', 'Password', 'PasswordNeverExpires', 'UserMayChangePassword', 'WhatIf', 'Confirm'],
+      ['AccountExpires', 'AccountNeverExpires', 'Description', 'FullName', 'InputObject', 'Password', 'PasswordNeverExpires', 'UserMayChangePassword', 'WhatIf', 'Confirm'],
+      ['AccountExpires', 'AccountNeverExpires', 'Description', 'FullName', 'Password', 'PasswordNeverExpires', 'SID', 'UserMayChangePassword', 'WhatIf', 'Confirm'],
+    ],
+    parameterSetInfo: [
+      { name: 'Name', default: true, mandatory: ['Name'], positional: ['Name'] },
+      { name: 'InputObject', default: false, mandatory: ['InputObject'], positional: ['InputObject'] },
+      { name: 'SecurityIdentifier', default: false, mandatory: ['SID'], positional: ['SID'] },
+    ],
+    switches: ['AccountNeverExpires'],
+    parameterAliases: {},
+    parameterTypes: {
+      AccountExpires: 'System.DateTime', Description: 'System.String', FullName: 'System.String', InputObject: 'LocalUser', Name: 'System.String',
+      Password: 'System.Security.SecureString', PasswordNeverExpires: 'System.Boolean', SID: 'System.Security.Principal.SecurityIdentifier', UserMayChangePassword: 'System.Boolean',
+    },
+    pipelineInput: { Name: byName, InputObject: byName, SID: byName },
+    versions: ['5.1'],
+    source: 'declared',
+  },
+};
+
+/** The reference data and the cmdlets declared above, as one cmdlet table. */
+export function cmdletReference(data = JSON.parse(readFileSync(DATA, 'utf8'))) {
+  return { ...data, cmdlets: { ...data.cmdlets, ...DECLARED_CMDLETS } };
+}
 
 /**
  * Core cmdlets PowerShell on Linux has, which the simulator intercepts for some arguments
@@ -61,6 +136,8 @@ export const CORE_INTERCEPTED = [
   // the host: a disk or ISO file that is open cannot be deleted; execution policies of the state
   'Remove-Item',
   'Get-ExecutionPolicy',
+  // a guest: Add-Type -Path of Microsoft.Web.Management.dll (IIS's management API, a stand-in type here)
+  'Add-Type',
 ];
 
 /**
@@ -295,7 +372,7 @@ const interceptBody = (name, module) => `  process {
     }
   }`;
 
-export function generate(outDir, data = JSON.parse(readFileSync(DATA, 'utf8'))) {
+export function generate(outDir, data = cmdletReference()) {
   const cmdlets = data.cmdlets;
   rmSync(outDir, { recursive: true, force: true });
   const byModule = new Map();

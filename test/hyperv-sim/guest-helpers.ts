@@ -106,7 +106,7 @@ export function simMsi(product: WebPackage['id'], extra: Record<string, unknown>
   return `LABCTL-SIM-MSI ${product} ${JSON.stringify(extra)}\n`;
 }
 
-export const LAB_SPEC = `
+export const LAB_SPEC = (publish: 'webdeploy' | 'copy' = 'webdeploy') => `
 name: simweb
 network: { subnet: 198.18.44.0/24 }
 redis: { version: 7.0.15 }
@@ -118,7 +118,26 @@ hyperv:
   ubuntuIso: C:\\iso\\ubuntu-24.04-live-server-amd64.iso
   windowsIso: C:\\iso\\windows-server-2022.iso
   vmPath: C:\\labctl\\vms
+  publish: ${publish}
 `;
+
+/** Web Deploy on the simulated host: its msdeploy.exe where Web Deploy 3 installs it (behaviours/msdeploy.ps1 stands in for it). */
+export const MSDEPLOY = 'C:\\Program Files\\IIS\\Microsoft Web Deploy V3\\msdeploy.exe';
+export function putMsdeploy(host: SimHost): void {
+  host.putFile(MSDEPLOY, 'LABCTL-SIM msdeploy.exe (Web Deploy 3.6 command line)\n');
+}
+
+/**
+ * The host's side of a lab switch, without building the switch: a vEthernet adapter with the
+ * gateway address, so the host reaches the lab subnet (as after labctl create's network steps).
+ */
+export function addHostLabAdapter(host: SimHost, gateway: string, prefix = 24): void {
+  host.update((s) => {
+    if (s.host.adapters.some((a: SimState) => (a.ips ?? []).some((x: SimState) => x.ip === gateway))) return;
+    const ifIndex = s.host.nextIfIndex++;
+    s.host.adapters.push({ ifIndex, name: 'vEthernet (labctl-test)', description: 'Hyper-V Virtual Ethernet Adapter', mac: '00-15-5D-00-09-09', status: 'Up', kind: 'vnic', switchName: 'labctl-test', dhcp: false, ips: [{ ip: gateway, prefix }] });
+  });
+}
 
 export interface SimLab {
   dir: string;
@@ -141,11 +160,15 @@ export interface SimLab {
  * simulated host through labctl's own runner; the web role's installers are local stand-ins
  * in the lab's package cache, pinned by sha256, so nothing is downloaded.
  */
-export function simLab(host: SimHost, opts: { health?: (m: MachineSpec) => Promise<string | undefined>; appDir?: string } = {}): SimLab {
+export function simLab(
+  host: SimHost,
+  opts: { health?: (m: MachineSpec) => Promise<string | undefined>; appDir?: string; publish?: 'webdeploy' | 'copy' } = {},
+): SimLab {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-simweb-'));
   const specFile = path.join(dir, 'lab.yaml');
-  writeFileSync(specFile, LAB_SPEC);
-  const spec = parseSpec(LAB_SPEC, specFile);
+  const text = LAB_SPEC(opts.publish ?? 'webdeploy');
+  writeFileSync(specFile, text);
+  const spec = parseSpec(text, specFile);
   const home = path.join(dir, 'home');
   const store = new LabStore(home, spec.name);
   store.open('test');

@@ -25,13 +25,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './host.js';
+// @ts-expect-error: a plain .mjs script with no types
+import { DECLARED_CMDLETS } from './generate.mjs';
 import { readAst, templateScripts, type AstFacts } from './ps-ast.js';
 
 interface CmdletInfo {
   versions?: string[];
   parameterSets?: string[][];
 }
-const reference: { cmdlets: Record<string, CmdletInfo> } = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/powershell-cmdlets.json'), 'utf8'));
+const referenceData: { cmdlets: Record<string, CmdletInfo> } = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/powershell-cmdlets.json'), 'utf8'));
+// with the cmdlets generate.mjs declares from their docs pages (LocalAccounts)
+const reference = { cmdlets: { ...referenceData.cmdlets, ...(DECLARED_CMDLETS as Record<string, CmdletInfo>) } };
 const byLower = new Map(Object.entries(reference.cmdlets).map(([n, c]) => [n.toLowerCase(), { name: n, info: c }]));
 
 /** Parameters PowerShell 7 added to cmdlets that Windows PowerShell 5.1 has (about_* and cmdlet "What's new" pages of PowerShell-Docs). */

@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Language, Parser, type Node } from 'web-tree-sitter';
+// @ts-expect-error: a plain .mjs script with no types
+import { DECLARED_CMDLETS } from '../hyperv-sim/generate.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -29,7 +31,9 @@ interface CmdletData {
   cmdlets: Record<string, CmdletInfo>;
 }
 
-export const cmdletData: CmdletData = JSON.parse(readFileSync(path.join(root, 'test/fixtures/powershell-cmdlets.json'), 'utf8'));
+const referenceData: CmdletData = JSON.parse(readFileSync(path.join(root, 'test/fixtures/powershell-cmdlets.json'), 'utf8'));
+/** the reference, and the cmdlets declared by hand from their docs pages where it has none (generate.mjs) */
+export const cmdletData: CmdletData = { ...referenceData, cmdlets: { ...referenceData.cmdlets, ...(DECLARED_CMDLETS as Record<string, CmdletInfo>) } };
 const byLower = new Map(Object.entries(cmdletData.cmdlets).map(([name, info]) => [name.toLowerCase(), { name, info }]));
 
 /** Parameters that exist in PowerShell 7 only, though their cmdlet is also in 5.1. */

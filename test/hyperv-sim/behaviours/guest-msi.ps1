@@ -48,6 +48,33 @@ $script:SimMsiProducts = @{
   }
 }
 
+<#
+  The Management Service delegation rules a full install of Web Deploy with its WMSVC handler
+  sets up: "AddDelegationRules.ps1 ... is run automatically at setup time by the installer during
+  a full install" (iis-docs iis/publish/using-web-deploy/powershell-scripts-for-automating-web-
+  deploy-setup.md), creating local accounts for the runAs identities of some rules (v3 readme:
+  "the Web Deploy installer and the .\AddDelegationRules.ps1 script creates local machine user
+  accounts and sets them as the runAs identity on certain delegation rules"). The rule that
+  matters for publishing is "Deploy Applications with Content": the contentPath and iisApp
+  providers, for every WMSVC-authorized user, within that user's scope ({userScope}, path prefix)
+  (iis-docs configure-the-web-deployment-handler.md, Part 2). Kept in $g.iis.delegation.
+#>
+function Add-SimWebDeployDelegation([hashtable]$g) {
+  Initialize-SimIis $g
+  $g.iis.delegation = @(
+    @{ providers = @('contentPath', 'iisApp'); actions = '*'; path = '{userScope}'; pathType = 'PathPrefix'; runAs = 'CurrentUser'; users = '*' }
+    @{ providers = @('setAcl'); actions = '*'; path = '{userScope}'; pathType = 'PathPrefix'; runAs = 'CurrentUser'; users = '*' }
+    @{ providers = @('createApp'); actions = '*'; path = '{userScope}'; pathType = 'PathPrefix'; runAs = 'WDeployConfigWriter'; users = '*' }
+    @{ providers = @('recycleApp'); actions = '*'; path = '{userScope}'; pathType = 'PathPrefix'; runAs = 'WDeployAdmin'; users = '*' }
+  )
+  $users = Get-SimGuestUsers $g
+  foreach ($n in @('WDeployConfigWriter', 'WDeployAdmin')) {
+    if ($null -eq $users[$n.ToLowerInvariant()]) {
+      $users[$n.ToLowerInvariant()] = @{ name = $n; password = [guid]::NewGuid().ToString('N') + 'aA1!'; enabled = $true; description = 'Web Deploy delegation rule runAs account'; fullName = ''; passwordNeverExpires = $true; userMayChangePassword = $false; groups = @($(if ($n -eq 'WDeployAdmin') { 'Administrators' } else { 'Users' })); sid = ('S-1-5-21-1004336348-1177238915-682003330-{0}' -f (900 + $users.Count)) }
+    }
+  }
+}
+
 <# Splits a Windows command line as msiexec reads it: spaces separate, double quotes group (and are dropped). #>
 function Split-SimCommandLine([string]$Line) {
   $tokens = New-Object System.Collections.Generic.List[string]
@@ -199,6 +226,7 @@ function Invoke-SimMsiexec([hashtable]$Ctx, [string[]]$Tokens) {
       if ($result.product -eq 'webdeploy' -and $features -contains 'MSDeployAgentFeature') {
         Add-SimService $g 'MsDepSvc' 'Web Deployment Agent Service' 'Automatic' 'Running' @()
       }
+      if ($result.product -eq 'webdeploy' -and $features -contains 'MSDeployWMSVCHandlerFeature') { Add-SimWebDeployDelegation $g }
       $g.msi.installed[$result.product] = @{ name = $p.name; version = $p.version; features = @($features); package = $cmd.package; at = (Get-SimNow).ToString('o') }
       if ($null -ne $result.package.exitCode) { $code = [int]$result.package.exitCode }
       $lines.Add("MSI (s) ($(Get-SimMsiStamp)): Product: $($p.name) -- Installation completed successfully.")
@@ -220,10 +248,14 @@ Register-SimNative 'msiexec.exe' {
   Invoke-SimMsiexec $c.Ctx (Split-SimCommandLine $line)
 }
 
-# Start-Process of a program the simulator stands in for (msiexec.exe): the command line
-# Windows would build from -ArgumentList (joined with spaces), run to its end (the simulator
-# always waits: without -Wait it still returns after the program), and with -PassThru a
-# process object whose ExitCode is the program's.
+# Start-Process of a program the simulator stands in for (msiexec.exe in a guest, msdeploy.exe
+# on the host): the command line Windows would build from -ArgumentList (joined with spaces), run
+# to its end (the simulator always waits: without -Wait it still returns after the program), and
+# with -PassThru a process object whose ExitCode is the program's. A -FilePath with a folder must
+# name a file that exists there ("This command cannot be run due to the error: The system cannot
+# find the file specified.", Start-Process's own error); a bare name is found on the PATH
+# (msiexec.exe is in System32). -RedirectStandardOutput / -RedirectStandardError write what the
+# program printed to those files.
 Register-SimIntercept 'Start-Process' {
   param($b)
   $leaf = ([string]$b['FilePath'] -split '[\\/]')[-1].ToLowerInvariant()
@@ -234,12 +266,22 @@ Register-SimCmdlet 'Start-Process' -Unlocked {
   param($c)
   $leaf = ([string]$c.P.FilePath -split '[\\/]')[-1].ToLowerInvariant()
   if (-not $script:Natives.ContainsKey($leaf)) { $leaf = "$leaf.exe" }
+  if ([string]$c.P.FilePath -match '[\\/]') {
+    $file = Use-SimState { param($S) if ($c.Ctx.kind -eq 'guest') { ConvertTo-SimGuestLocalPath (Get-SimGuestVm $S $c.Ctx 'Start-Process') ([string]$c.P.FilePath) } else { ConvertTo-SimLocalPath ([string]$c.P.FilePath) $S } }
+    if (-not [System.IO.File]::Exists($file)) { Stop-Sim 'This command cannot be run due to the error: The system cannot find the file specified.' 'InvalidOperation' $c.P.FilePath 'InvalidOperationException' }
+  }
   $body = $script:Natives[$leaf]
   $argv = @($c.P.ArgumentList | ForEach-Object { [string]$_ })
   $out = New-Object System.Collections.Generic.List[string]
+  $err = New-Object System.Collections.Generic.List[string]
   $started = Get-SimNow
-  $code = & $body @{ Args = $argv; CommandLine = ($argv -join ' '); Ctx = $c.Ctx; Out = $out }
+  $code = & $body @{ Args = $argv; CommandLine = ($argv -join ' '); Ctx = $c.Ctx; Out = $out; Err = $err }
   Sync-SimDrives
+  foreach ($pair in @(@('RedirectStandardOutput', $out), @('RedirectStandardError', $err))) {
+    if (-not $c.P.ContainsKey($pair[0])) { continue }
+    $target = Use-SimState { param($S) if ($c.Ctx.kind -eq 'guest') { ConvertTo-SimGuestLocalPath (Get-SimGuestVm $S $c.Ctx 'Start-Process') ([string]$c.P[$pair[0]]) } else { ConvertTo-SimLocalPath ([string]$c.P[$pair[0]]) $S } }
+    [System.IO.File]::WriteAllLines($target, [string[]]@($pair[1]))
+  }
   if ($c.P.PassThru) {
     New-SimObject @('System.Diagnostics.Process') ([ordered]@{
         Id = Get-Random -Minimum 1000 -Maximum 65000; ProcessName = [System.IO.Path]::GetFileNameWithoutExtension($leaf)
@@ -249,13 +291,18 @@ Register-SimCmdlet 'Start-Process' -Unlocked {
 }
 
 # ---------------------------------------------------------------------------------------
-# icacls.exe <file> [/inheritance:e|d|r] [/grant[:r] Sid:(perm) ...] [/remove[:g|d] Sid ...]
-# (Microsoft Learn "icacls", MicrosoftDocs/windowsserverdocs WindowsServerDocs/administration/
-# windows-commands/icacls.md). The file must exist and every account must resolve; an
-# "IIS AppPool\<name>" account exists while that application pool does. It prints what it
-# processed, and its exit code is 0, or the Windows error of the failure (2: the file is not
-# there, 1332: "No mapping between account names and security IDs was done." — the codes are
-# this simulator's reading, not a documented list). The ACL is recorded in $vm.guest.acl.
+# icacls.exe <file> [/inheritance:e|d|r] [/grant[:r] Sid:perm ...] [/remove[:g|d] Sid ...], and
+# icacls.exe <file> alone, which prints the ACL (Microsoft Learn "icacls", MicrosoftDocs/
+# windowsserverdocs WindowsServerDocs/administration/windows-commands/icacls.md). A permission is
+# a simple right (F, M, RX, R, W) or a list of specific rights in parentheses, after any
+# inheritance flags: (OI) object inherit, (CI) container inherit, (IO) inherit only, (NP) do not
+# propagate; e.g. user:(OI)(CI)M or user:(OI)(CI)(M). The file must exist and every account must
+# resolve: the well-known groups, a local user of the guest (name, .\name or COMPUTER\name, see
+# guest-accounts.ps1), and "IIS AppPool\<name>" while that application pool exists. It prints
+# what it processed, and its exit code is 0, or the Windows error of the failure (2: the file is
+# not there, 1332: "No mapping between account names and security IDs was done." — the codes are
+# this simulator's reading, not a documented list). The ACL is recorded in $vm.guest.acl as
+# { inheritance, grants: [ { account, rights, inherit: "OI,CI" } ] } (explicit entries only).
 # ---------------------------------------------------------------------------------------
 
 $script:SimKnownAccounts = @('administrators', 'administrator', 'system', 'users', 'everyone', 'iis_iusrs', 'iusr', 'authenticated users', 'creator owner', 'network service', 'local service')
@@ -267,7 +314,26 @@ function Test-SimAccount([hashtable]$g, [string]$Account) {
     $pool = $Matches[1]
     return $null -ne $g.iis -and @($g.iis.appPools | Where-Object { $_.name -eq $pool }).Count -gt 0
   }
-  return $false
+  return $null -ne (Find-SimGuestUser $g $Account)
+}
+
+<# The name icacls shows for an account: BUILTIN\ and NT AUTHORITY\ groups, COMPUTER\user for a local user. #>
+function Get-SimAccountDisplay([hashtable]$g, [string]$Account) {
+  $a = $Account -replace '^(?i)(builtin|nt authority)\\', ''
+  if ($a -in @('Administrators', 'Users', 'IIS_IUSRS')) { return "BUILTIN\$a" }
+  if ($a -in @('SYSTEM', 'Authenticated Users', 'NETWORK SERVICE', 'LOCAL SERVICE', 'IUSR')) { return "NT AUTHORITY\$a" }
+  if ($a -match '^(?i)iis apppool\\') { return $Account }
+  $u = Find-SimGuestUser $g $Account
+  if ($null -ne $u) { return "$($g.computerName)\$($u.name)" }
+  return $Account
+}
+
+<# 'user:(OI)(CI)M' -> @{ account; rights = 'M'; inherit = 'OI,CI' }, or $null when it is not a permission. #>
+function ConvertFrom-SimIcaclsGrant([string]$Text) {
+  if ($Text -notmatch '^(?<account>[^:]+):(?<flags>(\((?:OI|CI|IO|NP|I)\))*)(?:\((?<list>[A-Z,]+)\)|(?<simple>[A-Z]+))$') { return $null }
+  $flags = @([regex]::Matches($Matches.flags, '\(([A-Z]+)\)') | ForEach-Object { $_.Groups[1].Value })
+  $rights = $(if ($Matches.list) { $Matches.list } else { $Matches.simple })
+  return @{ account = $Matches.account; rights = $rights; inherit = ($flags -join ',') }
 }
 
 Register-SimNative 'icacls.exe' {
@@ -288,6 +354,19 @@ Register-SimNative 'icacls.exe' {
     $acl = @{ inheritance = 'enabled'; grants = @() }
     $key = Get-SimPathKey $target
     if ($null -ne $g.acl[$key]) { $acl = $g.acl[$key] }
+    if ($argv.Count -eq 1) {
+      # display: the explicit entries, then what an entry inherited from C:\ gives everyone
+      $lines = @($acl.grants | ForEach-Object {
+          $flags = (@(([string]$_.inherit) -split ',' | Where-Object { $_ }) | ForEach-Object { "($_)" }) -join ''
+          '{0}:{1}({2})' -f (Get-SimAccountDisplay $g $_.account), $flags, $_.rights
+        })
+      if ($acl.inheritance -eq 'enabled') { $lines += @('BUILTIN\Administrators:(I)(OI)(CI)(F)', 'NT AUTHORITY\SYSTEM:(I)(OI)(CI)(F)', 'BUILTIN\Users:(I)(OI)(CI)(RX)') }
+      $pad = ' ' * ($target.Length + 1)
+      for ($i = 0; $i -lt $lines.Count; $i++) { $c.Out.Add($(if ($i -eq 0) { "$target $($lines[$i])" } else { "$pad$($lines[$i])" })) }
+      $c.Out.Add('')
+      $c.Out.Add('Successfully processed 1 files; Failed processing 0 files')
+      return 0
+    }
     $grants = [System.Collections.Generic.List[object]]::new()
     foreach ($x in @($acl.grants)) { $grants.Add($x) }
     for ($i = 1; $i -lt $argv.Count; $i++) {
@@ -297,15 +376,17 @@ Register-SimNative 'icacls.exe' {
         $replace = [bool]$Matches[1]
         while ($i + 1 -lt $argv.Count -and $argv[$i + 1] -notmatch '^/') {
           $i++
-          if ($argv[$i] -notmatch '^(.+):\(([^)]*)\)$') { $c.Out.Add("Invalid parameter `"$($argv[$i])`""); return 87 }
-          $account = $Matches[1]; $perm = $Matches[2]
-          if (-not (Test-SimAccount $g $account)) {
-            $c.Out.Add("${account}: No mapping between account names and security IDs was done.")
+          $grant = ConvertFrom-SimIcaclsGrant $argv[$i]
+          if ($null -eq $grant) { $c.Out.Add("Invalid parameter `"$($argv[$i])`""); return 87 }
+          if (-not (Test-SimAccount $g $grant.account)) {
+            $c.Out.Add("$($grant.account): No mapping between account names and security IDs was done.")
             $c.Out.Add('Successfully processed 0 files; Failed processing 1 files')
             return 1332
           }
-          if ($replace) { foreach ($old in @($grants | Where-Object { $_.account -eq $account })) { [void]$grants.Remove($old) } }
-          $grants.Add(@{ account = $account; rights = $perm })
+          if ($replace) { foreach ($old in @($grants | Where-Object { $_.account -eq $grant.account })) { [void]$grants.Remove($old) } }
+          # granting what an entry already grants adds nothing (Windows merges an ACE into the one
+          # of the same account and inheritance; the simulator keeps them whole)
+          if (@($grants | Where-Object { $_.account -eq $grant.account -and [string]$_.inherit -eq $grant.inherit -and $_.rights -eq $grant.rights }).Count -eq 0) { $grants.Add($grant) }
         }
         continue
       }

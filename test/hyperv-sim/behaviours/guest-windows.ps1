@@ -233,7 +233,7 @@ function Test-SimFeatureUnder([string]$Name, [string]$Ancestor) {
     %SystemDrive%\inetpub\wwwroot and DefaultAppPool (MicrosoftDocs/iis-docs
     iis/install/installing-iis-7/understanding-setup-in-iis.md: "W3SVC installed as a service",
     the default site and pool in applicationHost.config).
-  - Web-Mgmt-Service: WMSVC, "installs with Startup Type set to Manual" (iis-docs
+  - Web-Mgmt-Service: Microsoft.Web.Management.dll in inetsrv (see below); WMSVC, "installs with Startup Type set to Manual" (iis-docs
     iis/manage/remote-administration/remote-administration-for-iis-manager.md), stopped, and its
     key HKLM\SOFTWARE\Microsoft\WebManagement\Server with EnableRemoteManagement = 0 (the same
     page: remote connections are off until that dword is 1).
@@ -258,6 +258,15 @@ function Install-SimFeatureEffects([hashtable]$S, [hashtable]$vm, [string]$Name)
     }
     'Web-Mgmt-Service' {
       Add-SimService $g 'WMSVC' 'Web Management Service' 'Manual' 'Stopped' @()
+      # IIS's management API (Microsoft.Web.Management.Server: ManagementAuthorization, the IIS
+      # Manager Permissions) is the Management Service's own assembly in inetsrv; Web Deploy's
+      # SetupSiteForPublish.ps1 loads it from there (LoadFrom "$env:windir\system32\inetsrv\
+      # Microsoft.Web.Management.dll"). A stand-in file here; Add-Type -Path of it loads the
+      # simulator's stand-in type (guest-accounts.ps1).
+      if ($root) {
+        [void][System.IO.Directory]::CreateDirectory((Join-Path $root 'Windows/System32/inetsrv'))
+        [System.IO.File]::WriteAllText((Join-Path $root 'Windows/System32/inetsrv/Microsoft.Web.Management.dll'), "LABCTL-SIM assembly Microsoft.Web.Management`n")
+      }
       $key = 'hklm:\software\microsoft\webmanagement\server'
       if ($null -eq $g.registry[$key]) { $g.registry[$key] = @{} }
       if ($null -eq $g.registry[$key]['EnableRemoteManagement']) { $g.registry[$key]['EnableRemoteManagement'] = @{ value = 0; kind = 'DWord' } }

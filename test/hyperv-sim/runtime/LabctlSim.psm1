@@ -346,10 +346,13 @@ function Invoke-SimNative {
   # no lock here: a program runs for a while (msiexec), so its body takes the state with
   # Use-SimState for each moment it looks or changes something, and sleeps in between
   $out = New-Object System.Collections.Generic.List[string]
-  $code = & $body @{ Args = @($Arguments | ForEach-Object { [string]$_ }); Ctx = $script:Context; Out = $out }
+  $err = New-Object System.Collections.Generic.List[string]
+  $code = & $body @{ Args = @($Arguments | ForEach-Object { [string]$_ }); Ctx = $script:Context; Out = $out; Err = $err }
   Sync-SimDrives
   $global:LASTEXITCODE = [int]$code
   foreach ($line in $out) { $line }
+  # what the program wrote to stderr: as a native program's stderr reaches PowerShell, one error record per line
+  foreach ($line in $err) { Write-Error -Message $line -Category FromStdErr -ErrorAction Continue }
 }
 
 # ---------------------------------------------------------------------------------------
