@@ -164,7 +164,8 @@ describe('labctl on a simulated Hyper-V host', () => {
   });
 
   test('a Windows VM that never finishes setup is diagnosed by its phase, not just "timed out"', async () => {
-    writeFileSync(spec, specText('simhv', '{ install: 60s, boot: 30s, ready: 4s, poll: 300ms }'));
+    // Windows setup waits for as long as `install` allows
+    writeFileSync(spec, specText('simhv', '{ install: 5s, boot: 30s, ready: 30s, poll: 300ms }'));
     host.update((s) => {
       s.config.failures = { setupNeverFinishes: ['labctl-simhv-web2'] };
     });
