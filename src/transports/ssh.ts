@@ -62,6 +62,10 @@ export class SshTransport implements Transport {
           reject(
             new OperationError(
               `${target.name} (${target.host}) presented a host key that is not the one labctl recorded; refusing to connect`,
+              [
+                'labctl never accepts a changed key by itself: another machine may be answering on that address, or someone in between.',
+                `If ${target.name} was rebuilt outside labctl on purpose, rebuild it with labctl instead (labctl teardown, then labctl create), which records its new key.`,
+              ],
             ),
           );
         } else reject(new OperationError(`cannot reach ${target.name} over SSH at ${target.host}: ${err.message}`));

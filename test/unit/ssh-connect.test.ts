@@ -54,3 +54,35 @@ test('a connection dropped before the handshake is an OperationError', async () 
     return true;
   });
 });
+
+test('a changed host key is refused before any login, naming the machine and how to recover', async () => {
+  const { default: ssh2 } = await import('ssh2');
+  const real = generateSshKeyPair('the key the machine now has');
+  let authAttempts = 0;
+  const server = new ssh2.Server({ hostKeys: [real.privateKey] }, (client) => {
+    client.on('authentication', (ctx) => {
+      authAttempts++;
+      ctx.reject();
+    });
+    client.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    // pinned: the key labctl recorded when it made the machine, not the one it has now
+    await assert.rejects(SshTransport.connect({ ...target(port), name: 'redis' }, 3000), (err: unknown) => {
+      assert.ok(err instanceof OperationError);
+      assert.match(err.message, /^redis \(127\.0\.0\.1\) presented a host key that is not the one labctl recorded; refusing to connect$/);
+      assert.match(err.details.join('\n'), /never accepts a changed key/);
+      assert.match(err.details.join('\n'), /labctl teardown, then labctl create/);
+      return true;
+    });
+    assert.equal(authAttempts, 0, 'no credential was offered to the impostor');
+    // and the right pin connects: the refusal was the key's doing
+    const ok = await SshTransport.connect({ ...target(port), hostKey: real.publicKey }, 3000).catch((e: Error) => e);
+    assert.ok(ok instanceof OperationError && /authentication/i.test(ok.message), String(ok));
+    assert.equal(authAttempts > 0, true, 'with the right key it got as far as logging in');
+  } finally {
+    server.close();
+  }
+});
