@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PowerShellError } from '../../src/transports/powershell.js';
+import { addReadyWindowsGuest } from './guest-helpers.js';
 import { SimHost } from './host.js';
+import { processesMentioning } from '../../src/providers/netns/host.js';
 
 let host: SimHost;
 before(() => {
@@ -60,5 +62,28 @@ describe('the invocation wrapper under real PowerShell', () => {
     const perCall = (Date.now() - started) / 10;
     // a new pwsh costs about a second; a call on a live session a few milliseconds
     assert.ok(perCall < 500, `${perCall.toFixed(0)} ms per call`);
+  });
+
+  test('a call that runs out of time takes its PowerShell with it, and the next call gets a new one', async () => {
+    addReadyWindowsGuest(host, 'slow', 'Passw0rd!slow');
+    // the PowerShell engine itself (pwsh.dll), whoever started it
+    const sessions = () => processesMentioning(host.dir).filter((p) => /pwsh\.dll/.test(p.cmd)).map((p) => p.pid);
+    const before = sessions();
+    assert.ok(before.length >= 1, 'the earlier calls left a session to reuse');
+    await assert.rejects(
+      host.invoke('hyperv/guest-exec.ps1', { VMName: 'slow', UserName: 'Administrator', Password: 'Passw0rd!slow', Command: 'Start-Sleep -Seconds 60' }, 3000),
+      /did not answer within 3 s/,
+    );
+    // the session that ran out of time is dropped: its PowerShell must end, not live on
+    // orphaned (the .NET tool's launcher does not pass signals on) still sleeping in the call
+    const deadline = Date.now() + 5000;
+    let after = sessions();
+    while (after.length >= before.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = sessions();
+    }
+    assert.equal(after.length, before.length - 1, `PowerShell processes of this host before ${before}, after ${after}`);
+    const r = await host.invoke<{ exists: boolean }>('hyperv/get-path.ps1', { Path: 'C:\\x' });
+    assert.equal(r.exists, false, 'the next call is answered');
   });
 });
