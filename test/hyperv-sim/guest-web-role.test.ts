@@ -2,7 +2,9 @@
  * The whole Windows web role (webWindowsSteps, through labctl's Hyper-V provider and the engine's
  * runSteps with deploy's concurrency) against simulated Windows guests in real PowerShell 7:
  * IIS and its features, WMSvc, the four MSIs copied in from the host's package cache (small
- * stand-ins pinned by sha256: nothing is downloaded), the chat site.
+ * stand-ins pinned by sha256: nothing is downloaded), the chat site — published here with
+ * hyperv.publish: copy (over PowerShell Direct); Web Deploy publishing, the default, has its own
+ * tests (guest-webdeploy.test.ts, and end to end through the CLI in webdeploy.test.ts).
  *
  * The app itself does not run in the simulator (iisnode and node are files here, not
  * processes): the role's health check is a stub that answers once the site is published. A
@@ -23,7 +25,7 @@ let l: SimLab;
 before(() => {
   host = new SimHost({ timing: { bootSeconds: 0.5, msiSeconds: 0.6 } });
   // the health check is simLab's stub: the chat site started in the guest's IIS
-  l = simLab(host);
+  l = simLab(host, { publish: 'copy' });
 });
 after(async () => {
   await host?.dispose();
@@ -54,7 +56,7 @@ const record = (events: RunEvent[]) => (e: RunEvent) => {
   if (e.type !== 'log' && e.type !== 'progress') events.push({ ...e, at: Date.now() } as RunEvent);
 };
 
-describe('the Windows web role on simulated guests, through the engine', () => {
+describe('the Windows web role on simulated guests, through the engine (hyperv.publish: copy)', () => {
   test('web1 and web2 deploy with deploy\'s concurrency: the MSIs of one guest one at a time (msiexec allows one install per machine), a re-run applies nothing', async () => {
     l.addGuest('web1');
     l.addGuest('web2');
@@ -118,7 +120,7 @@ describe('the Windows web role on simulated guests, through the engine', () => {
 describe('the web role on a Windows VM that labctl created on the simulated host', () => {
   test('create (network, base image from the ISO, VM, unattend.xml, first boot through setup) then the whole role: the guest is the one Windows setup made', async () => {
     const h = new SimHost({ timing: { bootSeconds: 0.2, heartbeatSeconds: 0.2, installSeconds: 0.4, setupSeconds: 0.3, shutdownSeconds: 0.1, msiSeconds: 0.2, isoLetterSeconds: 0.2, adapterSeconds: 0.2 } });
-    const lab = simLab(h);
+    const lab = simLab(h, { publish: 'copy' });
     try {
       h.putWindowsIso('C:\\iso\\windows-server-2022.iso');
       // labctl's own create steps for the network, the base image and web1 (the Ubuntu VM and web2 are not needed here)

@@ -17,10 +17,11 @@ import type { Step } from '../../src/engine/step.js';
 import { HypervProvider } from '../../src/providers/hyperv/index.js';
 import { redisPassword } from '../../src/roles/redis/index.js';
 import { loadBundle } from '../../src/roles/web-linux/bundle.js';
-import { renderWebConfig } from '../../src/roles/web-windows/index.js';
-import { ensurePackage, packageCacheDir, type WebPackage } from '../../src/roles/web-windows/packages.js';
+import { publishPassword, publishSettingsPath, renderPublishSettings, renderWebConfig } from '../../src/roles/web-windows/index.js';
+import { ensurePackage, packageCacheDir, packageHostPath, webPackagesFor, WEB_PACKAGES, type WebPackage } from '../../src/roles/web-windows/packages.js';
+import { statSync } from 'node:fs';
 import { sha256 } from '../../src/util/hash.js';
-import { testLab, type TestLab } from './hyperv-fakes.js';
+import { SEED_SPEC, testLab, type TestLab } from './hyperv-fakes.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'labctl-hvw-'));
 const labs: TestLab[] = [];
@@ -52,7 +53,9 @@ function packagesIn(home: string): WebPackage[] {
 
 /** A created lab on the fake host whose provider deploys the web role with local installers and a small app. */
 async function createdLab(): Promise<{ l: TestLab; provider: HypervProvider; web: (m: string) => Step[] }> {
-  const l = testLab();
+  // the fake guest knows the PowerShell Direct copy (hyperv.publish: copy); Web Deploy
+  // publishing runs in the simulated host (test/hyperv-sim/guest-webdeploy.test.ts)
+  const l = testLab(`${SEED_SPEC}  publish: copy\n`);
   labs.push(l);
   await runSteps(l.provider.createSteps(l.lab), { store: l.lab.store, concurrency: 1 });
   const packages = packagesIn(l.lab.home);
@@ -176,5 +179,76 @@ describe('web.config for iisnode', () => {
     }
     const app = rules.find((r) => r['@name'] === 'app');
     assert.equal(app.match['@url'], '.*', 'the catch-all rule matches every URL; its condition sends existing files to IIS');
+  });
+});
+
+describe('Web Deploy publishing (hyperv.publish: webdeploy, the default): plan and files', () => {
+  test('plan: the site step masks both passwords; the app step runs publish-webdeploy.ps1 on the host with the .publishsettings path, no credential', () => {
+    const l = testLab();
+    labs.push(l);
+    const m = l.lab.spec.machines.find((x) => x.name === 'web1')!;
+    const steps = l.provider.webSteps(l.lab, m, 'redis:redis:service')!;
+    assert.deepEqual(
+      steps.map((x) => x.id.replace('web:web1:', '')),
+      ['iis', 'wmsvc', 'msi:webdeploy', 'msi:rewrite', 'msi:node', 'msi:iisnode', 'site', 'publishsettings', 'app', 'service'],
+    );
+    const site = steps.find((x) => x.id === 'web:web1:site')!.describe!();
+    const inner = site.params!.Parameters as Record<string, unknown>;
+    assert.equal(site.params!.GuestScript && String(site.params!.GuestScript).endsWith('prepare-site.ps1'), true);
+    assert.deepEqual([inner.RedisPassword, inner.PublishPassword, inner.PublishUser, inner.SitePath], ['<secret, from the lab secrets>', '<secret, from the lab secrets>', 'labctl-publish', 'C:\\labctl\\site']);
+    const app = steps.find((x) => x.id === 'web:web1:app')!.describe!();
+    assert.equal(app.script, 'templates/hyperv/publish-webdeploy.ps1');
+    assert.deepEqual(Object.keys(app.params!).sort(), ['PublishSettingsPath', 'SiteName', 'SkipFolders', 'SourcePath']);
+    assert.equal(app.params!.PublishSettingsPath, publishSettingsPath(l.lab, 'web1'));
+    assert.ok(!JSON.stringify([site, app]).includes(publishPassword(l.lab, 'web1')), 'the publishing password is in no plan');
+    assert.ok(!JSON.stringify([site, app]).includes(redisPassword(l.lab)));
+  });
+
+  test('the .publishsettings: the ecosystem\'s XML with the node\'s WMSvc address, the site, the publishing user and its password (XML-escaped); written with mode 0600', async () => {
+    const l = testLab();
+    labs.push(l);
+    const m = l.lab.spec.machines.find((x) => x.name === 'web2')!;
+    l.lab.store.secrets.write('hyperv-publish-web2', 'Pw<&"\'>1x');
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(renderPublishSettings(l.lab, m));
+    assert.equal(XMLValidator.validate(renderPublishSettings(l.lab, m)), true);
+    const p = doc.publishData.publishProfile;
+    assert.deepEqual(
+      { publishMethod: p.publishMethod, publishUrl: p.publishUrl, msdeploySite: p.msdeploySite, userName: p.userName, userPWD: p.userPWD, destinationAppUrl: p.destinationAppUrl },
+      { publishMethod: 'MSDeploy', publishUrl: '198.18.40.12:8172', msdeploySite: 'labctl-chat', userName: 'labctl-publish', userPWD: 'Pw<&"\'>1x', destinationAppUrl: 'http://198.18.40.12/' },
+    );
+    const step = l.provider.webSteps(l.lab, m, 'redis:redis:service')!.find((x) => x.id === 'web:web2:publishsettings')!;
+    assert.equal(await step.check!({ log: () => {} } as never), false);
+    await step.apply({ log: () => {} } as never);
+    const file = publishSettingsPath(l.lab, 'web2');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(await step.check!({ log: () => {} } as never), true, 'a second run finds it written');
+  });
+});
+
+describe('hyperv.installers', () => {
+  test('a local file replaces the pinned download (used where it is, checked against its sha256); a url gets a cache name with its digest; the others stay pinned', async () => {
+    const file = path.join(tmp, 'my-node.msi');
+    writeFileSync(file, 'my own node installer\n');
+    const digest = sha256(readFileSync(file));
+    const l = testLab(`${SEED_SPEC}  installers:\n    node: { file: ${file}, sha256: ${digest.toUpperCase()} }\n    rewrite: { url: "https://example.invalid/dl/rewrite 2.1.msi", sha256: ${'d'.repeat(64)} }\n`);
+    labs.push(l);
+    const pkgs = webPackagesFor(l.lab.spec);
+    const node = pkgs.find((p) => p.id === 'node')!;
+    assert.deepEqual([node.localPath, node.file, node.sha256, node.check], [file, 'my-node.msi', digest, WEB_PACKAGES.find((p) => p.id === 'node')!.check]);
+    assert.equal(packageHostPath(l.lab.home, node), file);
+    assert.equal(await ensurePackage(l.lab.home, node), file);
+    const rewrite = pkgs.find((p) => p.id === 'rewrite')!;
+    assert.deepEqual([rewrite.url, rewrite.file, rewrite.localPath], ['https://example.invalid/dl/rewrite 2.1.msi', 'dddddddddddd-rewrite_2.1.msi', undefined]);
+    assert.deepEqual(pkgs.find((p) => p.id === 'webdeploy'), WEB_PACKAGES.find((p) => p.id === 'webdeploy'));
+    writeFileSync(file, 'someone changed it\n');
+    await assert.rejects(ensurePackage(l.lab.home, node), /hyperv\.installers\.node: .*my-node\.msi has sha256 [0-9a-f]{64}, the spec says [0-9a-f]{64}/);
+    rmSync(file);
+    await assert.rejects(ensurePackage(l.lab.home, node), /hyperv\.installers\.node\.file: .*my-node\.msi does not exist/);
+  });
+
+  test('a relative file is taken from the spec file\'s folder', () => {
+    const l = testLab(`${SEED_SPEC}  installers:\n    iisnode: { file: msi/iisnode.msi, sha256: ${'e'.repeat(64)} }\n`);
+    labs.push(l);
+    assert.equal(webPackagesFor(l.lab.spec).find((p) => p.id === 'iisnode')!.localPath, path.join(l.dir, 'msi', 'iisnode.msi'));
   });
 });

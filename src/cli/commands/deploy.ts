@@ -6,6 +6,8 @@ import { deploySteps } from '../../roles/index.js';
 import { LabNotCreatedError, UnknownMachineError } from '../../util/errors.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { printJson, print } from '../output.js';
+import { existsSync } from 'node:fs';
+import { publishSettingsPath } from '../../roles/web-windows/index.js';
 import { Reporter } from '../reporter.js';
 
 export interface DeployOptions {
@@ -31,7 +33,14 @@ export function registerDeploy(program: Command): void {
       try {
         const result = await deployLab(lab, reporter, { ...opts, machines });
         if (g.json) printJson({ ok: true, lab: lab.spec.name, ...result });
-        else print(`lab ${lab.spec.name} deployed (${reporter.elapsed()}): labctl verify proves it works`);
+        else {
+          print(`lab ${lab.spec.name} deployed (${reporter.elapsed()}): labctl verify proves it works`);
+          const profiles = Object.entries(result.publishSettings);
+          if (profiles.length > 0) {
+            print('Web Deploy publish settings (import in Visual Studio: Publish > Import Profile, to publish your own build):');
+            for (const [machine, file] of profiles) print(`  ${machine}: ${file}`);
+          }
+        }
       } finally {
         await lab.close();
       }
@@ -56,6 +65,8 @@ export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOption
     const which = missing.map((m) => `${m.name} is ${m.state}`).join(', ');
     throw new LabNotCreatedError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
   }
+  // what must hold before anything changes (a tool the host needs to publish, for example)
+  await lab.provider.deployPreflight?.(lab, lab.spec.machines.filter((m) => !only || only.includes(m.name)));
   reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})${only ? `: ${only.join(', ')}` : ''}`);
   try {
     const all = deploySteps(lab, lab.provider);
@@ -63,7 +74,13 @@ export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOption
     const r = await runSteps(steps, { store: lab.store, onEvent: (e) => reporter.step(e) });
     const source = lab.store.fact<{ origin: string; kind: string }>('redis:source');
     if (source) reporter.info(`Redis source: ${source.origin}`);
-    return { applied: r.applied, skipped: r.skipped, notApplicable: r.notApplicable, redisSource: source?.origin };
+    // the .publishsettings of each Windows web node deployed with Web Deploy: where it is
+    const publishSettings: Record<string, string> = {};
+    for (const m of lab.spec.machines.filter((x) => x.role === 'web' && x.os === 'windows' && (!only || only.includes(x.name)))) {
+      const file = publishSettingsPath(lab, m.name);
+      if (existsSync(file)) publishSettings[m.name] = file;
+    }
+    return { applied: r.applied, skipped: r.skipped, notApplicable: r.notApplicable, redisSource: source?.origin, publishSettings };
   } finally {
     reporter.summary();
   }

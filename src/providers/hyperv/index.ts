@@ -3,7 +3,7 @@ import type { TeardownPlan } from '../../engine/teardown.js';
 import type { LabSpec, MachineSpec } from '../../spec/types.js';
 import { nodePowerShellRunner, powershellExecutable, type PowerShellRunner } from '../../transports/powershell.js';
 import { SshTransport } from '../../transports/ssh.js';
-import { OperationError, errorMessage } from '../../util/errors.js';
+import { OperationError, PreflightError, errorMessage } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
 import type { GuestShell, LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
 import { interactiveGuestShell, PowerShellDirectTransport } from './guest-shell.js';
@@ -11,7 +11,7 @@ import { UBUNTU_USER, hypervConfig } from './config.js';
 import { pipeConsoleTap, type ConsoleTap, type ConsoleTapFactory } from './console.js';
 import { getVm, invoke, type HypervEnv, type SshProbeResult } from './env.js';
 import { hypervPreflight } from './preflight.js';
-import { call } from './scripts.js';
+import { call, describeCall } from './scripts.js';
 import { labSteps } from './steps-lab.js';
 import { ubuntuSteps } from './steps-ubuntu.js';
 import { windowsSteps } from './steps-windows.js';
@@ -19,8 +19,8 @@ import { hypervLeftovers, hypervTeardownPlan } from './teardown.js';
 import { validateHyperv } from './validate.js';
 import { guestChannel } from './guest.js';
 import { realClock, type Clock } from './wait.js';
-import { webWindowsSteps } from '../../roles/web-windows/index.js';
-import type { WebPackage } from '../../roles/web-windows/packages.js';
+import { MANAGEMENT_PORT, webWindowsSteps, type HostChannel } from '../../roles/web-windows/index.js';
+import { ensurePackage, webPackagesFor, type WebPackage } from '../../roles/web-windows/packages.js';
 import type { AppBundle } from '../../roles/web-linux/bundle.js';
 
 export interface HypervDeps {
@@ -139,13 +139,47 @@ export class HypervProvider implements Provider {
       lab,
       machine,
       guest: guestChannel(env, machine),
+      host: hostChannel(env),
       redisServiceStep,
-      packages: this.deps.webPackages,
+      packages: this.deps.webPackages ?? webPackagesFor(lab.spec),
       bundle: this.deps.appBundle,
       health: this.deps.webHealth ? () => this.deps.webHealth!(machine) : undefined,
       guardRoute: () => guardRoute(env, machine.ip),
       sleep: (ms) => env.clock.sleep(ms),
     });
+  }
+
+  guardRoute(lab: LabContext, machine: MachineSpec): Promise<void> {
+    return guardRoute(this.env(lab), machine.ip);
+  }
+
+  /**
+   * Publishing with Web Deploy runs msdeploy.exe on this host: without it, deploy stops before
+   * it changes anything, saying how to install it (the Web Deploy MSI labctl caches for the VMs,
+   * its MSDeployFeature only: the command line, no services) or how to do without it.
+   */
+  async deployPreflight(lab: LabContext, machines: MachineSpec[]): Promise<void> {
+    const webs = machines.filter((m) => m.os === 'windows' && m.role === 'web');
+    if (webs.length === 0 || (lab.spec.hyperv?.publish ?? 'webdeploy') !== 'webdeploy') return;
+    const env = this.env(lab);
+    const found = await invoke<{ path: string; found: boolean }>(env, { script: 'hyperv/find-msdeploy.ps1', params: {} });
+    if (found.found) return;
+    const wd = (this.deps.webPackages ?? webPackagesFor(lab.spec)).find((p) => p.id === 'webdeploy');
+    let msi = '<the Web Deploy MSI>';
+    if (wd) {
+      try {
+        msi = await ensurePackage(lab.home, wd);
+      } catch (err) {
+        msi = `${wd.url} (labctl could not fetch it: ${errorMessage(err)})`;
+      }
+    }
+    throw new PreflightError(
+      `Web Deploy is not installed on this host (no ${found.path}): install it (elevated) with  msiexec /i "${msi}" ADDLOCAL=MSDeployFeature /qn /norestart  or set hyperv.publish: copy in the spec to copy the app in over PowerShell Direct`,
+    );
+  }
+
+  webManagementUrl(_lab: LabContext, machine: MachineSpec): string | undefined {
+    return machine.os === 'windows' && machine.role === 'web' ? `https://${machine.ip}:${MANAGEMENT_PORT}/msdeploy.axd` : undefined;
   }
 
   teardownPlan(lab: LabContext): TeardownPlan {
@@ -155,6 +189,14 @@ export class HypervProvider implements Provider {
   leftovers(lab: LabContext): Promise<string[]> {
     return hypervLeftovers(this.env(lab));
   }
+}
+
+/** Host scripts for the web role (Web Deploy publishes from the host), each through the runner like every host operation. */
+function hostChannel(env: HypervEnv): HostChannel {
+  return {
+    run: <T>(script: string, params: Record<string, unknown>) => invoke<T>(env, { script, params }, undefined, 30 * 60_000),
+    describe: (script, params) => describeCall({ script, params }),
+  };
 }
 
 /** labctl sends nothing to a lab address unless the host routes it through the lab's own switch. */
