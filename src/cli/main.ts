@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LabctlError, SpecError } from '../util/errors.js';
-import { registerCommands } from './commands/index.js';
+import { CATALOG, commandOf } from './commands/catalog.js';
 import { setJsonErrorMode } from './output.js';
 
 const EXAMPLES = `
@@ -12,12 +12,15 @@ Examples:
   labctl validate --spec my-lab.yaml  check a spec file
   labctl plan --provider hyperv       every step and PowerShell script a Windows host would run
   labctl status --json                machines and their live state, for scripts
+  labctl ls                           every lab under the home, with its state
+  labctl --lab my-lab teardown --yes  a lab by name, even after its spec file is gone
   labctl ssh web1 -- ss -tlnp         run a command on a machine
   labctl teardown --yes               remove everything the lab created`;
 
 function globalOptions(): Option[] {
   return [
     new Option('--spec <file>', 'lab spec (default: ./labctl.yaml if present, else the packaged vm-specs/signalr-redis.yaml)'),
+    new Option('--lab <name>', 'a lab by name, through the copy of its spec recorded at create (labctl ls lists them)'),
     new Option('--provider <name>', 'netns (Linux namespaces) or hyperv (Windows Hyper-V); default: the spec\'s, else by OS').choices(['netns', 'hyperv']),
     new Option('--home <dir>', 'where labs keep their state').env('LABCTL_HOME').default(undefined, '~/.labctl'),
     new Option('--json', 'print only JSON on stdout'),
@@ -26,7 +29,7 @@ function globalOptions(): Option[] {
 }
 
 /** The version in package.json (one small read at start). */
-function labctlVersion(): string {
+export function labctlVersion(): string {
   const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json');
   try {
     return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
@@ -35,7 +38,14 @@ function labctlVersion(): string {
   }
 }
 
-export function buildProgram(): Command {
+/**
+ * The program with the command `argv` runs loaded, and only that one: the others are listed
+ * (name, arguments, description from the catalog) without loading their code, so `labctl
+ * --help` and `labctl status` do not pay for ssh2, ioredis or the providers of other commands.
+ * `all` loads every command (completion scripts, tests).
+ */
+export async function buildProgram(argv: string[] = [], { all = false }: { all?: boolean } = {}): Promise<Command> {
+  const wanted = all ? undefined : commandOf(argv.slice(2));
   const program = new Command('labctl').description('Build, deploy, prove and remove a SignalR-style scaleout-with-Redis lab.');
   for (const option of globalOptions()) program.addOption(option);
   program
@@ -46,7 +56,17 @@ export function buildProgram(): Command {
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerCommands(program);
+  for (const entry of CATALOG) {
+    if (all || entry.name === wanted) (await entry.load())(program);
+    else {
+      const placeholder = program.command(entry.name, { hidden: entry.hidden === true }).description(entry.description);
+      if (entry.args) placeholder.arguments(entry.args);
+      if (entry.passThrough) placeholder.passThroughOptions();
+      placeholder.action(() => {
+        throw new Error(`labctl ${entry.name} was not loaded`);
+      });
+    }
+  }
   for (const cmd of program.commands) {
     cmd.exitOverride();
     // With positional options an option after the command name belongs to the command, so
@@ -70,7 +90,7 @@ export function buildProgram(): Command {
 
 /** Runs labctl; resolves to the exit code (0 ok, 1 operation failed, 2 bad usage/spec/preflight). */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const wantsJson = argv.includes('--json');
   setJsonErrorMode(wantsJson);
   // commands report a non-zero result through process.exitCode: start each run from a clean

@@ -52,6 +52,52 @@ export interface GuestShell {
   interactive(): { file: string; args: string[] };
 }
 
+/** One log of a machine that `labctl logs` can show. */
+export interface LogSource {
+  kind: 'redis' | 'app' | 'build' | 'sshd' | 'console';
+  /** where it is, for the heading: a path on the machine or on this host */
+  where: string;
+  /** the last `lines` lines */
+  tail(lines: number): Promise<string>;
+  /**
+   * Writes the last `lines` lines, then what is appended, until `signal` aborts (or, for a
+   * log read through a command on the machine, that command ends).
+   */
+  follow(lines: number, write: (text: string) => void, signal: AbortSignal): Promise<void>;
+}
+
+/** A checkpoint of one machine as the provider reports it. */
+export interface MachineCheckpoint {
+  machine: string;
+  name: string;
+  created: string;
+  /** e.g. Hyper-V's Production or Standard; "files" on netns */
+  type?: string;
+}
+
+/**
+ * What a provider does for a lab that lives on between create and teardown: stop and start
+ * machines, checkpoints, logs. The generic parts (which machines, in which order, Redis's data
+ * saved first, the create and deploy steps that bring a machine back) are in src/living.
+ */
+export interface LivingOps {
+  /** stops the machines keeping their disks; `save` keeps their memory too (Hyper-V Save-VM) */
+  stop(machines: MachineSpec[], opts: { save: boolean; log: (line: string) => void }): Promise<void>;
+  /** powers the machines on; their create steps then wait until they answer */
+  powerOn(machines: MachineSpec[], log: (line: string) => void): Promise<void>;
+  /** true when a checkpoint is taken and restored with the machines stopped (netns copies their folders) */
+  readonly checkpointsWhileStopped: boolean;
+  checkpointSave(name: string, machines: MachineSpec[], log: (line: string) => void): Promise<void>;
+  /** brings the machines back to the checkpoint; they are left stopped (start brings them up) */
+  checkpointRestore(name: string, machines: MachineSpec[], log: (line: string) => void): Promise<void>;
+  checkpointList(machines: MachineSpec[]): Promise<MachineCheckpoint[]>;
+  checkpointRemove(name: string, machines: MachineSpec[], log: (line: string) => void): Promise<void>;
+  /** the logs labctl knows for a machine, in the order `labctl logs` prefers them */
+  logs(machine: MachineSpec): LogSource[];
+  /** what of a machine is removed by `recreate` besides its journaled resources (local files) */
+  forgetMachine?(machine: MachineSpec): void;
+}
+
 export interface Provider {
   readonly name: ProviderName;
   /** spec checks that only matter to this provider */
@@ -87,6 +133,8 @@ export interface Provider {
    * the Web Management Service on a Windows VM): verify checks it answers and wants credentials.
    */
   webManagementUrl?(lab: LabContext, machine: MachineSpec): string | undefined;
+  /** stop/start, checkpoints and logs (absent: the provider does not support them) */
+  living?(lab: LabContext): LivingOps;
   teardownPlan(lab: LabContext): TeardownPlan;
   /** after teardown: anything of the lab still present, one line each */
   leftovers(lab: LabContext): Promise<string[]>;

@@ -43,6 +43,10 @@ export interface LabPaths {
   machines: string;
   /** written by verify --browser */
   screenshots: string;
+  /** a copy of the spec the lab was created from (labctl --lab NAME reads it) */
+  spec: string;
+  /** netns checkpoints: a copy of each machine's folder per checkpoint */
+  checkpoints: string;
 }
 
 export function labPaths(home: string, lab: string): LabPaths {
@@ -54,6 +58,8 @@ export function labPaths(home: string, lab: string): LabPaths {
     secrets: path.join(dir, 'secrets'),
     machines: path.join(dir, 'machines'),
     screenshots: path.join(dir, 'screenshots'),
+    spec: path.join(dir, 'spec.yaml'),
+    checkpoints: path.join(dir, 'checkpoints'),
   };
 }
 
@@ -140,6 +146,20 @@ export class LabStore {
     return this.data;
   }
 
+  /** Keeps a copy of the spec's text in the lab folder (0600: it may name local files). */
+  recordSpec(text: string): void {
+    writeFileAtomic(this.paths.spec, text, 0o600);
+  }
+
+  /** The spec recorded at create, or undefined (a lab made before labctl kept one). */
+  recordedSpec(): string | undefined {
+    try {
+      return readFileSync(this.paths.spec, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
   isStepDone(id: string): boolean {
     return Boolean(this.data?.steps[id]);
   }
@@ -192,9 +212,11 @@ export class LabStore {
     rmSync(this.paths.machines, { recursive: true, force: true });
     rmSync(this.paths.screenshots, { recursive: true, force: true });
     rmSync(this.paths.secrets, { recursive: true, force: true });
+    rmSync(this.paths.checkpoints, { recursive: true, force: true });
+    rmSync(this.paths.spec, { force: true });
     rmSync(this.paths.state, { force: true });
     // temporary files of writes cut short by a crash or a kill (see writeFileAtomic and LabLock)
-    const tmp = /^(?:\.state\.json\.(\d+)\.tmp|lock(?:\.takeover)?\.(\d+)\.new)$/;
+    const tmp = /^(?:\.(?:state\.json|spec\.yaml)\.(\d+)\.tmp|lock(?:\.takeover)?\.(\d+)\.new)$/;
     for (const entry of existsSync(this.paths.dir) ? readdirSync(this.paths.dir) : []) {
       const m = tmp.exec(entry);
       if (m && !processExists(Number(m[1] ?? m[2]))) rmSync(path.join(this.paths.dir, entry), { force: true });

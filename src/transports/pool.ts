@@ -18,6 +18,13 @@ export class ConnectionPool {
     return new Borrowed(t, () => this.open.delete(key));
   }
 
+  /** Closes and forgets one machine's connection (it was stopped or removed: the next get connects anew). */
+  async drop(key: string): Promise<void> {
+    const pending = this.open.get(key);
+    this.open.delete(key);
+    await pending?.then((t) => t.close()).catch(() => {});
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();

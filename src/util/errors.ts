@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'OPERATION_FAILED'
   | 'STEP_FAILED'
   | 'VERIFY_FAILED'
+  | 'LAB_STOPPED'
   | 'INTERNAL';
 
 /**

@@ -35,6 +35,17 @@ if ($MacAddress) {
   $neighbours = @(Get-NetNeighbor -LinkLayerAddress $dashed -ErrorAction SilentlyContinue | ForEach-Object { @{ ip = [string]$_.IPAddress; state = [string]$_.State } })
 }
 $com1 = Get-VMComPort -VM $vm -Number 1 -ErrorAction SilentlyContinue
+# a VM with checkpoints writes to .avhdx files over its disks: each drive is listed with the
+# disks below it down to the VM's own (so a check for the VM's disk still finds it)
+$disks = New-Object System.Collections.Generic.List[string]
+foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
+  $path = [string]$drive.Path
+  for ($i = 0; $path -and $i -lt 64; $i++) {
+    $disks.Add($path)
+    if (-not $path.ToLowerInvariant().EndsWith('.avhdx')) { break }
+    $path = [string](Get-VHD -Path $path).ParentPath
+  }
+}
 
 @{
   exists         = $true
@@ -50,7 +61,7 @@ $com1 = Get-VMComPort -VM $vm -Number 1 -ErrorAction SilentlyContinue
   memoryBytes    = [long]$vm.MemoryStartup
   path           = [string]$vm.Path
   firmware       = $firmware
-  disks          = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object { [string]$_.Path })
+  disks          = $disks.ToArray()
   dvds           = @(Get-VMDvdDrive -VM $vm | ForEach-Object { [string]$_.Path })
   adapters       = $adapters
   neighbours     = $neighbours

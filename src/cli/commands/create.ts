@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { Reporter } from '../reporter.js';
 import { runSteps, type RunResult } from '../../engine/runner.js';
@@ -29,10 +31,27 @@ export function registerCreate(program: Command): void {
 export async function createLab(lab: Lab, reporter: Reporter): Promise<RunResult> {
   await lab.provider.preflight(lab);
   lab.store.init(lab.provider.name, { file: lab.spec.file, hash: lab.spec.hash });
+  recordSpec(lab);
   reporter.phase(`create ${lab.spec.name} (${lab.provider.name})`);
   try {
     return await runSteps(lab.provider.createSteps(lab), { store: lab.store, onEvent: (e) => reporter.step(e) });
   } finally {
     reporter.summary();
   }
+}
+
+/**
+ * Keeps the spec the lab is being made from in its folder: `labctl --lab NAME` reads it, and
+ * later commands compare the spec file with it. The copy is the text whose hash the spec has
+ * (the file as loaded, or the recorded copy itself when the lab was named with --lab).
+ */
+function recordSpec(lab: Lab): void {
+  let text: string | undefined;
+  try {
+    text = readFileSync(lab.spec.file, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined || createHash('sha256').update(text).digest('hex') !== lab.spec.hash) text = lab.store.recordedSpec();
+  if (text !== undefined && createHash('sha256').update(text).digest('hex') === lab.spec.hash) lab.store.recordSpec(text);
 }

@@ -63,7 +63,9 @@ export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOption
   const missing = (await lab.provider.status(lab)).filter((m) => m.state !== 'running' && (!only || only.includes(m.name)));
   if (!lab.store.exists() || missing.length > 0) {
     const which = missing.map((m) => `${m.name} is ${m.state}`).join(', ');
-    throw new LabNotCreatedError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: run labctl create first (or labctl up)`);
+    // machines stopped with labctl stop are started, not created
+    const next = missing.length > 0 && missing.every((m) => m.state === 'stopped') ? `labctl start ${missing.map((m) => m.name).join(' ')} first` : 'run labctl create first (or labctl up)';
+    throw new LabNotCreatedError(`lab ${lab.spec.name} is not up${which ? ` (${which})` : ''}: ${next}`);
   }
   // what must hold before anything changes (a tool the host needs to publish, for example)
   await lab.provider.deployPreflight?.(lab, lab.spec.machines.filter((m) => !only || only.includes(m.name)));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { verifyLab, type VerifyReport } from '../../verify/checks.js';
-import { LabNotCreatedError } from '../../util/errors.js';
+import { LabNotCreatedError, OperationError } from '../../util/errors.js';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { print, printJson } from '../output.js';
 import { Reporter, table } from '../reporter.js';
@@ -25,12 +25,12 @@ export function positiveInt(max: number) {
 }
 
 /** The load and browser options verify and up share. */
-export function withVerifyOptions(cmd: Command): Command {
-  return cmd
+export function withVerifyOptions(cmd: Command, { browser = true }: { browser?: boolean } = {}): Command {
+  cmd
     .option('--clients <n>', 'chat clients per web node in the delivery check', positiveInt(200), 2)
     .option('--messages <n>', 'messages each client sends', positiveInt(10000), 50)
-    .option('--rate <n>', "messages per second each client sends (default: 80% of the spec's app.rateLimit.perSecond)", positiveInt(100000))
-    .option('--browser', 'also open one Chromium window per web node and exchange messages between them');
+    .option('--rate <n>', "messages per second each client sends (default: 80% of the spec's app.rateLimit.perSecond)", positiveInt(100000));
+  return browser ? cmd.option('--browser', 'also open one Chromium window per web node and exchange messages between them') : cmd;
 }
 
 export function registerVerify(program: Command): void {
@@ -67,8 +67,27 @@ export function registerVerify(program: Command): void {
 
 export async function runVerify(lab: Lab, reporter: Reporter, opts: VerifyCliOptions): Promise<VerifyReport> {
   if (!lab.store.exists()) throw new LabNotCreatedError(`lab ${lab.spec.name} is not created: run labctl up`);
+  await refuseStopped(lab);
   reporter.phase(`verify ${lab.spec.name} (${lab.provider.name})`);
   return verifyLab(lab, lab.provider, { ...opts, onProgress: (t) => reporter.info(`  ${t}`) });
+}
+
+/**
+ * A stopped machine fails every check that needs it: say that once, plainly, instead of a
+ * table of connection errors.
+ */
+async function refuseStopped(lab: Lab): Promise<void> {
+  const down = (await lab.provider.status(lab)).filter((m) => m.state === 'stopped');
+  if (down.length === 0) return;
+  const all = down.length === lab.spec.machines.length;
+  const names = down.map((m) => m.name).join(', ');
+  throw new OperationError(
+    all
+      ? `lab ${lab.spec.name} is stopped (${names}): labctl start brings it back, then verify`
+      : `${names} ${down.length === 1 ? 'is' : 'are'} stopped in lab ${lab.spec.name}: labctl start ${down.map((m) => m.name).join(' ')} brings ${down.length === 1 ? 'it' : 'them'} back, then verify`,
+    [],
+    'LAB_STOPPED',
+  );
 }
 
 export function printVerify(r: VerifyReport): void {

@@ -5,7 +5,8 @@ import { nodePowerShellRunner, powershellExecutable, type PowerShellRunner } fro
 import { SshTransport } from '../../transports/ssh.js';
 import { OperationError, PreflightError, errorMessage } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
-import type { GuestShell, LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import type { GuestShell, LabContext, LivingOps, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import { hypervLiving } from './living.js';
 import { interactiveGuestShell, PowerShellDirectTransport } from './guest-shell.js';
 import { UBUNTU_USER, hypervConfig } from './config.js';
 import { pipeConsoleTap, type ConsoleTap, type ConsoleTapFactory } from './console.js';
@@ -180,6 +181,11 @@ export class HypervProvider implements Provider {
 
   webManagementUrl(_lab: LabContext, machine: MachineSpec): string | undefined {
     return machine.os === 'windows' && machine.role === 'web' ? `https://${machine.ip}:${MANAGEMENT_PORT}/msdeploy.axd` : undefined;
+  }
+
+  /** stop/start, checkpoints and logs: src/providers/hyperv/living.ts */
+  living(lab: LabContext): LivingOps {
+    return hypervLiving(this.env(lab), (m) => this.access(lab, m), (m) => this.guestShell(lab, m));
   }
 
   teardownPlan(lab: LabContext): TeardownPlan {

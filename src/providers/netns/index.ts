@@ -4,7 +4,9 @@ import type { Step } from '../../engine/step.js';
 import type { TeardownPlan } from '../../engine/teardown.js';
 import type { LabSpec, MachineSpec } from '../../spec/types.js';
 import { runHost } from '../../util/exec.js';
-import type { LabContext, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import type { LabContext, LivingOps, MachineAccess, MachineStatus, Provider } from '../provider.js';
+import { stoppedFact, type StoppedFact } from '../../living/facts.js';
+import { netnsLiving } from './living.js';
 import { assertRoutedToLab, connectNetns } from './connect.js';
 import { killAll, linkExists, listLinks, listNamespaces, namespaceExists, namespacePids, processesMentioning } from './host.js';
 import { machineLayout } from './layout.js';
@@ -33,6 +35,7 @@ export class NetnsProvider implements Provider {
       const ns = namespaceName(lab.spec.name, m.name);
       const files = machineLayout(lab.store, m.name);
       const state = !namespaceExists(ns) ? 'missing' : sshdRunning(files.sshdPid, ns) ? 'running' : 'stopped';
+      const stopped = lab.store.fact<StoppedFact>(stoppedFact(m.name));
       return {
         name: m.name,
         role: m.role,
@@ -40,7 +43,12 @@ export class NetnsProvider implements Provider {
         ...(m.os === 'windows' ? { standIn: 'linux' } : {}),
         address: m.ip,
         state,
-        detail: state === 'stopped' ? `namespace ${ns} exists but its sshd is not running` : undefined,
+        detail:
+          state !== 'stopped'
+            ? undefined
+            : stopped
+              ? `by labctl stop at ${stopped.at.replace('T', ' ').slice(0, 19)} (labctl start ${m.name})`
+              : `namespace ${ns} exists but its sshd is not running`,
       };
     });
   }
@@ -57,6 +65,10 @@ export class NetnsProvider implements Provider {
       standIn: machine.os === 'windows',
       guardRoute: () => assertRoutedToLab(lab, machine.ip),
     };
+  }
+
+  living(lab: LabContext): LivingOps {
+    return netnsLiving(lab);
   }
 
   teardownPlan(lab: LabContext): TeardownPlan {
