@@ -82,6 +82,27 @@ Try-It 'two children of one parent mounted: the second offline, online only with
   Dismount-VHD -Path C:\vms\c2.vhdx
   @($a.IsOffline, $b.IsOffline, [string]$b.OfflineReason, $b2.IsOffline, ($a.Guid -eq $b.Guid), ($a.Guid -eq $b2.Guid))
 }
+$vm = Get-VM -Name v1
+Try-It 'Save-VM of a VM that is off' { Save-VM -VM $vm }
+Try-It 'Checkpoint-VM with a name of 101 characters' { Checkpoint-VM -VM $vm -SnapshotName ('x' * 101) }
+Try-It 'Checkpoint-VM of a VM that is off: a production checkpoint, the VM on a .avhdx' {
+  Checkpoint-VM -VM $vm -SnapshotName c1
+  @([string](Get-VMHardDiskDrive -VM $vm).Path, @(Get-VMSnapshot -VM $vm).Count, [string](Get-VHD -Path (Get-VMHardDiskDrive -VM $vm).Path).ParentPath)
+}
+Start-VM -VM $vm
+Try-It 'Checkpoint-VM ProductionOnly of a running VM whose guest is not up' { Set-VM -VM $vm -CheckpointType ProductionOnly; Checkpoint-VM -VM $vm -SnapshotName c2 }
+Set-VM -VM $vm -CheckpointType Production
+Try-It 'Checkpoint-VM Production of a running VM whose guest is not up falls back to standard' { Checkpoint-VM -VM $vm -SnapshotName c3; @(Get-VMSnapshot -VM $vm).Name }
+Try-It 'Restore-VMSnapshot of a running VM' { Restore-VMSnapshot -Name c1 -VMName v1 -Confirm:$false }
+Try-It 'Save-VM of a running VM; Start-VM resumes it' { Save-VM -VM $vm; $saved = [string](Get-VM -Name v1).State; Start-VM -VM $vm; @($saved, [string](Get-VM -Name v1).State) }
+Stop-VM -VM $vm -TurnOff -Force
+Try-It 'Restore-VMSnapshot of a standard checkpoint taken while running: the VM is saved in that moment' { Restore-VMSnapshot -Name c3 -VMName v1 -Confirm:$false; [string](Get-VM -Name v1).State }
+Try-It 'Restore-VMSnapshot of a production checkpoint: the VM is off' { Restore-VMSnapshot -VMSnapshot (Get-VMSnapshot -VM $vm -Name c1) -Confirm:$false; [string](Get-VM -Name v1).State }
+Try-It 'Remove-VMSnapshot of every checkpoint merges the .avhdx files back' {
+  Get-VMSnapshot -VM $vm | Remove-VMSnapshot
+  Start-Sleep -Milliseconds 500
+  @([string](Get-VMHardDiskDrive -VM $vm).Path, @(Get-ChildItem -Path C:\vms -Filter '*.avhdx').Count)
+}
 Try-It 'Remove-VM of a VM that is off' { Remove-VM -VM $vm -Force; @(Get-VM).Count }
 Try-It 'Remove-Item of a disk no VM uses' { Remove-Item -LiteralPath C:\vms\d1.vhdx -Force; Test-Path -LiteralPath C:\vms\d1.vhdx }
 '<<rules>>' + (ConvertTo-Json -InputObject $r -Depth 5 -Compress)
@@ -169,6 +190,21 @@ test('ISO images: described when not mounted, not dismounted then; the drive let
 
 test('disk signature: the second of two children of one parent comes up offline; brought online it gets a signature of its own', () => {
   assert.deepEqual(value('two children of one parent mounted: the second offline, online only with a new signature'), [false, true, 'Collision', false, true, false]);
+});
+
+test("Save-VM and checkpoints: what Microsoft's pages say (behaviours/host-vm.ps1 cites them)", () => {
+  refused('Save-VM of a VM that is off', /current state \(Off\)/);
+  refused('Checkpoint-VM with a name of 101 characters', /limited to 100 characters/);
+  const [path, count, parent] = value('Checkpoint-VM of a VM that is off: a production checkpoint, the VM on a .avhdx') as [string, number, string];
+  assert.match(path, /^C:\\vms\\d1_[0-9A-F-]{36}\.avhdx$/);
+  assert.deepEqual([count, parent], [1, 'C:\\vms\\d1.vhdx']);
+  refused('Checkpoint-VM ProductionOnly of a running VM whose guest is not up', /production checkpoint could not be created/);
+  assert.deepEqual(value('Checkpoint-VM Production of a running VM whose guest is not up falls back to standard'), ['c1', 'c3']);
+  refused('Restore-VMSnapshot of a running VM', /turn it off first/);
+  assert.deepEqual(value('Save-VM of a running VM; Start-VM resumes it'), ['Saved', 'Running']);
+  assert.equal(value('Restore-VMSnapshot of a standard checkpoint taken while running: the VM is saved in that moment'), 'Saved');
+  assert.equal(value('Restore-VMSnapshot of a production checkpoint: the VM is off'), 'Off');
+  assert.deepEqual(value('Remove-VMSnapshot of every checkpoint merges the .avhdx files back'), ['C:\\vms\\d1.vhdx', 0]);
 });
 
 test('a VM that is off is removed; then its disk file can go', () => {

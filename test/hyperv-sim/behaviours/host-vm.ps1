@@ -18,6 +18,20 @@
 #   [tcpip-route] https://learn.microsoft.com/windows-hardware/customize/desktop/unattend/microsoft-windows-tcpip-interfaces-interface-routes-route-identifier
 #   [complexity]  Microsoft Learn, "Password must meet complexity requirements"
 #                 https://learn.microsoft.com/previous-versions/windows/it-pro/windows-10/security/threat-protection/security-policy-settings/password-must-meet-complexity-requirements
+#   [stop-vm]     Microsoft Learn, Stop-VM (windows-powershell-docs docset/winserver2025-ps/Hyper-V/Stop-VM.md): "Shuts down,
+#                 turns off, or saves a virtual machine"; -Force: "the virtual machine has five minutes to save data and
+#                 shut down"; -TurnOff: "equivalent to disconnecting the power"
+#   [save-vm]     Microsoft Learn, Save-VM (…/Hyper-V/Save-VM.md): "saves a virtual machine. This is similar to hibernating a
+#                 physical computer"
+#   [checkpoints] Microsoft Learn, "Using checkpoints to revert virtual machines to a previous state"
+#                 (MicrosoftDocs/Virtualization-Documentation virtualization/hyper-v-on-windows/user-guide/checkpoints.md):
+#                 Standard checkpoints take the VM's memory state, Production ones use VSS / File System Freeze and no memory
+#                 ("Production checkpoints are selected by default"; CheckpointType Production falls back to a standard
+#                 checkpoint when a production one fails, ProductionOnly does not); names "are limited to 100 characters, and
+#                 the name cannot be blank"; checkpoints "are stored as .avhdx files in the same location as the .vhdx files",
+#                 deleting one merges them; after applying a production checkpoint "the virtual machine is in an off state",
+#                 after a standard one "the system is in the exact state that it was when the checkpoint was created"
+#   [restore]     Microsoft Learn, Restore-VMSnapshot (…/Hyper-V/Restore-VMSnapshot.md; Restore-VMCheckpoint is its alias)
 #   [heartbeat]   Microsoft.HyperV.PowerShell.VMHeartbeatStatus: Unknown, Disabled, NoContact, Error,
 #                 LostCommunication, OkApplicationsUnknown, OkApplicationsHealthy, OkApplicationsCritical, Paused
 
@@ -402,11 +416,26 @@ Register-SimCmdlet 'Start-VM' {
         Stop-Sim "'$($vm.name)' failed to start. Could not find Ethernet switch '$($a.switchName)'." 'ObjectNotFound' $vm.name
       }
     }
+    if ($state -eq 'Saved') {
+      # [save-vm] a saved VM resumes where it was, as a hibernated computer does: its guest
+      # goes on from its saved memory (no boot: a Windows guest's services keep their state)
+      $vm.state = 'Running'
+      $vm.since = $(if ($null -ne $vm.savedRun -and $vm.savedRun.since) { (ConvertTo-SimHostTime $vm.savedRun.since).ToString('o') } else { Get-SimHostNowText })
+      $vm.savedRun = $null
+      if ($c.P.Passthru) { ConvertTo-SimHostVmObject $S $vm }
+      continue
+    }
     $vm.state = 'Running'
     $vm.since = Get-SimHostNowText
     Start-SimHostBoot $S $vm
     if ($c.P.Passthru) { ConvertTo-SimHostVmObject $S $vm }
   }
+}
+
+<# [save-vm] The VM's memory goes to disk: the run it was in is kept for Start-VM to resume. #>
+function Save-SimHostVm([hashtable]$Vm) {
+  $Vm.savedRun = @{ since = (ConvertTo-SimHostTime $Vm.since).ToString('o'); at = Get-SimHostNowText }
+  Stop-SimHostGuest $Vm 'Saved'
 }
 
 <# A guest's OS stops: the VM is off (or saved), nothing runs in it. #>
@@ -427,7 +456,14 @@ Register-SimCmdlet 'Stop-VM' {
   foreach ($vm in (Resolve-SimHostVms $c -Strict)) {
     $state = [string]$vm.state
     if ($state -eq 'Off') { continue }
-    if ($c.P.Save) { Stop-SimHostGuest $vm 'Saved'; continue }
+    if ($c.P.Save) {
+      if ($state -eq 'Saved') { continue }
+      Save-SimHostVm $vm
+      if ($c.P.Passthru) { ConvertTo-SimHostVmObject $S $vm }
+      continue
+    }
+    # [stop-vm] -TurnOff cuts the power; a shutdown of a saved VM discards its saved state
+    if ($state -eq 'Saved') { $vm.savedRun = $null }
     if (-not $c.P.TurnOff) {
       # a shutdown goes through the guest's shutdown integration service; without it only
       # -Force turns the VM off
@@ -439,6 +475,19 @@ Register-SimCmdlet 'Stop-VM' {
     }
     Stop-SimHostGuest $vm 'Off'
     if ($c.P.Passthru) { ConvertTo-SimHostVmObject $S $vm }
+  }
+}
+
+Register-SimCmdlet 'Save-VM' {
+  param($c)
+  foreach ($vm in (Resolve-SimHostVms $c -Strict)) {
+    $state = [string]$vm.state
+    # not stated on the Save-VM page; Hyper-V Manager offers Save only for a running or paused VM: modelled strictly
+    if ($state -notin @('Running', 'Paused')) {
+      Stop-Sim "'$($vm.name)' failed to change state. The operation cannot be performed while the object is in its current state ($state)." 'InvalidOperation' $vm.name 'InvalidState'
+    }
+    Save-SimHostVm $vm
+    if ($c.P.Passthru) { ConvertTo-SimHostVmObject $c.S $vm }
   }
 }
 
@@ -455,6 +504,7 @@ Register-SimCmdlet 'Remove-VMSavedState' {
   param($c)
   foreach ($vm in (Resolve-SimHostVms $c -Strict)) {
     if ([string]$vm.state -ne 'Saved') { Stop-Sim "'$($vm.name)' has no saved state to remove (it is $($vm.state))." 'InvalidOperation' $vm.name 'InvalidState' }
+    $vm.savedRun = $null
     Stop-SimHostGuest $vm 'Off'
   }
 }
@@ -812,7 +862,7 @@ function ConvertTo-SimHostSnapshotObject([hashtable]$Vm, [hashtable]$Snap) {
   $o.Id = [guid]$Snap.id
   $o.VMName = $Vm.name
   $o.VMId = [guid]$Vm.id
-  $o.State = 'Off'
+  $o.State = $(if ($Snap.state) { [string]$Snap.state } else { 'Off' })
   $o.SnapshotType = 'Standard'
   $o.CreationTime = $(if ($Snap.created) { (ConvertTo-SimHostTime $Snap.created).ToLocalTime() } else { [DateTime]::Now })
   $o.Generation = [int]$Vm.generation
@@ -859,7 +909,90 @@ Register-SimCmdlet 'Remove-VMSnapshot' {
   }
 }
 
-<# Merges a VM's checkpoint disks (.avhdx) into their parents: the VM's drives point at the parents again. #>
+<#
+  Replaces, in a guest's state, every reference to one disk by another: its id (bootDiskId)
+  and the folders of its partitions (windowsRoot, drives.C). $Map: old disk id -> new disk id.
+#>
+function Convert-SimHostDiskRefs($Value, [hashtable]$Map) {
+  if ($null -eq $Value) { return $null }
+  if ($Value -is [string]) {
+    $v = $Value
+    foreach ($old in $Map.Keys) {
+      if ($v -eq $old) { return [string]$Map[$old] }
+      $v = $v.Replace("disks/$old/", "disks/$($Map[$old])/").Replace("disks\$old\", "disks\$($Map[$old])\")
+      if ($v.EndsWith("disks/$old")) { $v = $v.Substring(0, $v.Length - $old.Length) + $Map[$old] }
+    }
+    return $v
+  }
+  if ($Value -is [System.Collections.IDictionary]) {
+    $out = @{}
+    foreach ($k in @($Value.Keys)) { $out[$k] = Convert-SimHostDiskRefs $Value[$k] $Map }
+    return $out
+  }
+  if ($Value -is [System.Collections.IList]) { return , @($Value | ForEach-Object { Convert-SimHostDiskRefs $_ $Map }) }
+  return $Value
+}
+
+<# A deep copy of part of the state (the state is plain JSON). #>
+function Copy-SimHostValue($Value) {
+  if ($null -eq $Value) { return $null }
+  return ConvertFrom-Json -InputObject (ConvertTo-Json -InputObject $Value -Depth 64 -Compress) -AsHashtable
+}
+
+<# Replaces the files of a disk's partitions with another disk's (a copy; $Move moves them instead). #>
+function Copy-SimHostPartitionFiles([hashtable]$From, [hashtable]$To, [switch]$Move) {
+  foreach ($p in @($From.partitions)) {
+    if ($null -eq $p) { continue }
+    $src = Get-SimPartitionRoot $From.id ([int]$p.number)
+    $dst = Get-SimPartitionRoot $To.id ([int]$p.number)
+    Get-ChildItem -LiteralPath $dst -Force | Remove-Item -Recurse -Force
+    foreach ($item in @(Get-ChildItem -LiteralPath $src -Force)) {
+      if ($Move) { Move-Item -LiteralPath $item.FullName -Destination $dst -Force }
+      else { Copy-Item -LiteralPath $item.FullName -Destination $dst -Recurse -Force }
+    }
+  }
+}
+
+<#
+  [checkpoints] A new .avhdx next to a disk, over it: it starts with the disk's partitions and
+  files, as a differencing disk does (host-disk.ps1, New-VHD), and the VM writes to it from now on.
+#>
+function New-SimHostCheckpointDisk([hashtable]$S, [hashtable]$Vm, [hashtable]$Parent, [string]$SnapshotId) {
+  $parentLocal = Get-SimHostLocalPath $S ([string]$Parent.path)
+  $base = [System.IO.Path]::GetFileNameWithoutExtension($parentLocal) -replace '_[0-9A-Fa-f-]{36}$', ''
+  $name = '{0}_{1}.avhdx' -f $base, $SnapshotId.ToUpperInvariant()
+  $path = ([string]$Parent.path).Substring(0, ([string]$Parent.path).Length - [System.IO.Path]::GetFileName($parentLocal).Length) + $name
+  $id = New-SimId
+  $parts = @()
+  foreach ($p in @($Parent.partitions)) {
+    if ($null -eq $p) { continue }
+    $copy = @{}; foreach ($k in $p.Keys) { $copy[$k] = $p[$k] }
+    $copy.letter = $null
+    $parts += $copy
+  }
+  $disk = @{ id = $id; path = $path; type = 'Differencing'; sizeBytes = [long]$Parent.sizeBytes; parentId = $Parent.id; signature = $null; partitionStyle = $Parent.partitionStyle; partitions = $parts; mounted = $null; os = $Parent.os; checkpoint = $true; vmId = $Vm.id }
+  Copy-SimHostPartitionFiles $Parent $disk
+  [System.IO.File]::WriteAllText((Join-Path -Path (Split-Path -Path $parentLocal -Parent) -ChildPath $name), "LABCTL-SIM-VHDX $id`n")
+  Add-SimHostItem $S 'disks' $disk
+  return $disk
+}
+
+<# Deletes a checkpoint disk (.avhdx file, its record and its partition folders). #>
+function Remove-SimHostCheckpointDisk([hashtable]$S, [hashtable]$Disk) {
+  $local = Get-SimHostLocalPath $S ([string]$Disk.path)
+  if ($null -ne $local -and [System.IO.File]::Exists($local)) { [System.IO.File]::Delete($local) }
+  $dir = Join-Path -Path $script:SimHome -ChildPath ('disks/{0}' -f $Disk.id)
+  if ([System.IO.Directory]::Exists($dir)) { [System.IO.Directory]::Delete($dir, $true) }
+  $gone = $Disk.id
+  Select-SimHostItems $S 'disks' { param($x) $x.id -ne $gone }
+}
+
+<#
+  Merges a VM's checkpoint disks (.avhdx) into their parents once it has no checkpoints left
+  [checkpoints: "When you delete a checkpoint, Hyper-V merges the .avhdx and .vhdx files"]: what
+  the VM wrote since goes into the disk below, the VM's drives point at it again, and the
+  .avhdx files go. Checkpoint disks no drive uses any more (of checkpoints applied over) go too.
+#>
 function Merge-SimHostCheckpoints([hashtable]$S, [hashtable]$Vm) {
   foreach ($d in @($Vm.hardDisks)) {
     if ($null -eq $d -or -not $d.path) { continue }
@@ -870,15 +1003,123 @@ function Merge-SimHostCheckpoints([hashtable]$S, [hashtable]$Vm) {
       if ($null -eq $disk -or -not $disk.checkpoint) { break }
       $parent = Get-SimHostDiskById $S $disk.parentId
       if ($null -eq $parent) { break }
-      if ([System.IO.File]::Exists($k.local)) { [System.IO.File]::Delete($k.local) }
-      $gone = $disk.id
-      Select-SimHostItems $S 'disks' { param($x) $x.id -ne $gone }
+      # a checkpoint disk Checkpoint-VM made holds the VM's files (a copy of its parent's,
+      # written on since); one a test put in place by hand has none of its own: nothing to move
+      if ($disk.vmId) {
+        Copy-SimHostPartitionFiles $disk $parent -Move
+        $parent.partitions = $disk.partitions
+        if ($null -ne $Vm.guest) { $Vm.guest = Convert-SimHostDiskRefs $Vm.guest @{ ([string]$disk.id) = [string]$parent.id } }
+      }
+      Remove-SimHostCheckpointDisk $S $disk
       $d.path = $parent.path
     }
   }
+  foreach ($orphan in @($S.disks | Where-Object { $null -ne $_ -and $_.checkpoint -and $_.vmId -eq $Vm.id })) { Remove-SimHostCheckpointDisk $S $orphan }
   $Vm.snapshots = @()
   $Vm.mergeUntil = $null
   $Vm.mergeSince = $null
+}
+
+Register-SimCmdlet 'Checkpoint-VM' {
+  param($c)
+  $S = $c.S
+  foreach ($vm in (Resolve-SimHostVms $c -Strict)) {
+    $state = [string]$vm.state
+    $name = [string]$c.P.SnapshotName
+    # [checkpoints] "By default, the name of a checkpoint is the name of the virtual machine combined with the date and time"
+    if (-not $c.P.ContainsKey('SnapshotName')) { $name = '{0} - ({1})' -f $vm.name, [DateTime]::Now.ToString('MM/dd/yyyy - hh:mm:ss tt', [Globalization.CultureInfo]::InvariantCulture) }
+    if (-not $name.Trim()) { Stop-Sim "'$($vm.name)': a checkpoint name cannot be blank." 'InvalidArgument' $vm.name }
+    if ($name.Length -gt 100) { Stop-Sim "'$($vm.name)': checkpoint names are limited to 100 characters ($($name.Length) given)." 'InvalidArgument' $name }
+    $type = [string]$vm.checkpointType
+    if ($type -eq 'Disabled') { Stop-Sim "Checkpoint operation failed for '$($vm.name)': checkpoints are disabled for this virtual machine." 'InvalidOperation' $vm.name }
+    # [checkpoints] a production checkpoint freezes the guest's file systems (VSS, fsfreeze) and keeps
+    # no memory: a VM that is off has nothing in memory; a running one needs its guest up to answer
+    # the backup integration service. Production falls back to standard, ProductionOnly fails.
+    $kind = 'Standard'
+    if ($type -in @('Production', 'ProductionOnly')) {
+      $g = $vm.guest
+      if ($state -eq 'Off' -or ($state -eq 'Running' -and $null -ne $g -and [string]$g.phase -eq 'ready')) { $kind = 'Production' }
+      elseif ($type -eq 'ProductionOnly') {
+        Stop-Sim "Checkpoint operation failed for '$($vm.name)': a production checkpoint could not be created (the guest's backup integration service did not respond) and the checkpoint type is ProductionOnly." 'InvalidOperation' $vm.name
+      }
+    }
+    $sid = New-SimId
+    $snap = @{ id = $sid; name = $name; created = Get-SimHostNowText; kind = $kind; state = $state; hardDisks = @() }
+    if ($kind -eq 'Standard' -and $state -in @('Running', 'Paused')) { $snap.runSince = (ConvertTo-SimHostTime $vm.since).ToString('o') }
+    if ($state -eq 'Saved' -and $null -ne $vm.savedRun) { $snap.runSince = (ConvertTo-SimHostTime $vm.savedRun.since).ToString('o') }
+    # what the guest is (its disk's files stay frozen in the parent disks below)
+    $snap.guest = Copy-SimHostValue $vm.guest
+    $map = @{}
+    $drives = @()
+    foreach ($d in @($vm.hardDisks)) {
+      if ($null -eq $d -or -not $d.path) { continue }
+      $parent = Get-SimHostDisk $S ([string]$d.path)
+      if ($null -eq $parent) { Stop-Sim "Checkpoint operation failed for '$($vm.name)': the disk '$($d.path)' is missing." 'ObjectNotFound' $d.path }
+      $drives += @{ controller = [int]$d.controller; location = [int]$d.location; path = [string]$d.path }
+      $child = New-SimHostCheckpointDisk $S $vm $parent $sid
+      $map[[string]$parent.id] = [string]$child.id
+      $d.path = $child.path
+    }
+    $snap.hardDisks = $drives
+    if ($null -ne $vm.guest -and $map.Count -gt 0) { $vm.guest = Convert-SimHostDiskRefs $vm.guest $map }
+    Add-SimHostItem $vm 'snapshots' $snap
+    if ($c.P.Passthru) { ConvertTo-SimHostSnapshotObject $vm $snap }
+  }
+}
+
+Register-SimCmdlet 'Restore-VMSnapshot' {
+  param($c)
+  $S = $c.S
+  $vm = $null
+  $snap = $null
+  if ($c.P.ContainsKey('VMSnapshot')) {
+    $o = $c.P.VMSnapshot
+    $vm = Find-SimHostVm $S ([string]$o.VMId)
+    if ($null -eq $vm) { Stop-Sim "the virtual machine of checkpoint '$($o.Name)' no longer exists" 'ObjectNotFound' $o.Name }
+    $snap = @($vm.snapshots | Where-Object { $null -ne $_ -and $_.id -eq [string]$o.Id }) | Select-Object -First 1
+    if ($null -eq $snap) { Stop-Sim "the checkpoint '$($o.Name)' of '$($vm.name)' no longer exists" 'ObjectNotFound' $o.Name }
+  } else {
+    $vms = Resolve-SimHostVms $c -Strict
+    $vm = $vms[0]
+    $found = @($vm.snapshots | Where-Object { $null -ne $_ -and $_.name -eq [string]$c.P.Name })
+    if ($found.Count -eq 0) { Stop-Sim "Hyper-V was unable to find a checkpoint named '$($c.P.Name)' of '$($vm.name)'." 'ObjectNotFound' $c.P.Name }
+    if ($found.Count -gt 1) { Stop-Sim "'$($vm.name)' has $($found.Count) checkpoints named '$($c.P.Name)': give the checkpoint object." 'InvalidArgument' $c.P.Name }
+    $snap = $found[0]
+  }
+  # The Restore-VMSnapshot page does not say what happens to a running VM; Hyper-V Manager asks
+  # before discarding its state. Modelled strictly: the VM must be off or saved (labctl's
+  # restore-checkpoint.ps1 turns it off first).
+  if ([string]$vm.state -notin @('Off', 'Saved')) {
+    Stop-Sim "'$($vm.name)' failed to apply checkpoint '$($snap.name)': the virtual machine is $($vm.state) (turn it off first)." 'InvalidOperation' $vm.name 'InvalidState'
+  }
+  $map = @{}
+  foreach ($sd in @($snap.hardDisks)) {
+    if ($null -eq $sd) { continue }
+    $drive = Get-SimHostDrive $vm 'HardDiskDrive' ([int]$sd.controller) ([int]$sd.location)
+    if ($null -eq $drive) { Stop-Sim "'$($vm.name)' failed to apply checkpoint '$($snap.name)': its drive at SCSI $($sd.controller),$($sd.location) was removed." 'ObjectNotFound' $vm.name }
+    $base = Get-SimHostDisk $S ([string]$sd.path)
+    if ($null -eq $base) { Stop-Sim "'$($vm.name)' failed to apply checkpoint '$($snap.name)': the disk '$($sd.path)' is missing." 'ObjectNotFound' $sd.path }
+    # what ran on since the checkpoint is discarded ("You cannot undo this action" [checkpoints])
+    $current = Get-SimHostDisk $S ([string]$drive.path)
+    $kept = @($vm.snapshots | ForEach-Object { @($_.hardDisks) | ForEach-Object { Get-SimPathKey ([string]$_.path) } })
+    if ($null -ne $current -and $current.checkpoint -and $kept -notcontains (Get-SimPathKey ([string]$current.path))) { Remove-SimHostCheckpointDisk $S $current }
+    $child = New-SimHostCheckpointDisk $S $vm $base (New-SimId)
+    $map[[string]$base.id] = [string]$child.id
+    $drive.path = $child.path
+  }
+  $guest = Copy-SimHostValue $snap.guest
+  $vm.guest = $(if ($null -ne $guest) { Convert-SimHostDiskRefs $guest $map } else { @{ os = $null; phase = 'none'; problem = '' } })
+  # [checkpoints] a standard checkpoint of a running VM brings back its memory: the VM is saved
+  # in that moment and Start-VM resumes it there; a production one (no memory) leaves it off
+  if ($snap.runSince) {
+    $vm.savedRun = @{ since = (ConvertTo-SimHostTime $snap.runSince).ToString('o'); at = Get-SimHostNowText }
+    $vm.state = 'Saved'
+    $vm.since = Get-SimHostNowText
+  } else {
+    $vm.savedRun = $null
+    Stop-SimHostGuest $vm 'Off'
+  }
+  if ($c.P.Passthru) { ConvertTo-SimHostSnapshotObject $vm $snap }
 }
 
 # ---------------------------------------------------------------------------------------
