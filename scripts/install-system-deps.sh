@@ -7,9 +7,10 @@
 #   build-essential, pkg-config   compiling Redis from source
 #   chromium             verify --browser (driven by playwright-core; no browser download)
 #   redis-server         only for the chat app's own tests on loopback (the lab builds its own)
+#   zsh                  the completion test parses (zsh -n) and runs labctl's zsh completion script
 #   wine64               the Windows-Node tests: Node.js for Windows runs under it (scripts/install-windows-node.sh)
 set -euo pipefail
-packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server wine64)
+packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server zsh wine64)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: run as root (sudo $0)" >&2

@@ -52,3 +52,37 @@ export function corruptTarball(dir: string): string {
   writeFileSync(out, Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(4096, 0x5a)]));
   return out;
 }
+
+/**
+ * A source tarball whose "build" installs this host's own redis-server and redis-cli (Debian's
+ * redis-server package, 7.0.15 like the seed's version) under the prefix: for tests of what
+ * happens around a running Redis (stop, start, checkpoints, logs) that need a real Redis but
+ * not a minute of compiling. The role treats it as any source: uploaded, sha256-checked,
+ * "built", installed under its prefix, configured and started; verify sees version 7.0.15 and
+ * an executable under the lab's prefix. scaleout.test.ts is the test of the real build.
+ */
+export function prebuiltRedisTarball(dir: string): string {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'labctl-prebuilt-src-'));
+  try {
+    const top = path.join(work, 'redis-7.0.15');
+    mkdirSync(top);
+    writeFileSync(
+      path.join(top, 'Makefile'),
+      [
+        'all:',
+        '\t@echo "    CC host redis-server (prebuilt: /usr/bin/redis-server)"',
+        'install:',
+        '\tmkdir -p $(PREFIX)/bin',
+        '\tcp -L /usr/bin/redis-server $(PREFIX)/bin/redis-server',
+        '\tcp -L /usr/bin/redis-cli $(PREFIX)/bin/redis-cli',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(top, 'redis.conf'), '# redis.conf of the prebuilt test source\nport 6379\n');
+    const out = path.join(dir, 'prebuilt-redis-7.0.15.tar.gz');
+    execFileSync('tar', ['-czf', out, '-C', work, 'redis-7.0.15']);
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
