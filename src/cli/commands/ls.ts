@@ -98,6 +98,9 @@ export async function listLabs(home: string): Promise<LabListing[]> {
       }
       listing.machines.states = machines.map((m) => ({ name: m.name, state: m.state }));
       listing.machines.up = machines.filter((m) => m.state === 'running').length;
+      // a Hyper-V lab listed from a machine without its host: nothing can be checked from here
+      const unknown = machines.find((m) => m.detail?.startsWith('unknown'));
+      if (unknown && listing.machines.up === 0) listing.problem = unknown.detail!.replace(/^unknown: /, '');
     }
     out.push(listing);
   }
