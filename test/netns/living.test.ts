@@ -207,13 +207,17 @@ describe('living with a netns lab: ls, --lab, stop/start, checkpoints, logs, dep
     assert.ok(json(deploy).applied.every((id: string) => id.includes(':web2:')), `only web2's steps ran: ${json(deploy).applied}`);
     assert.deepEqual(others(), before);
 
-    const oldNs = namespaceInodes(lab).get(`labctl-${lab.name}-web2`);
-    const oldApp = appPid('web2');
+    const old = { app: appPid('web2'), sshd: pidOf('web2', 'run/sshd.pid'), hostKey: lab.readState().facts['hostKey:web2'] };
     const recreate = await ok(['recreate', 'web2', '--json'], 120_000);
     lab.rememberNamespaces();
-    assert.ok(json(recreate).removed.some((r: string) => r.startsWith('netns ')), 'its namespace was removed');
-    assert.notEqual(namespaceInodes(lab).get(`labctl-${lab.name}-web2`), oldNs, 'a new namespace');
-    assert.notEqual(appPid('web2'), oldApp, 'a new app process');
+    assert.deepEqual(
+      json(recreate).removed.map((r: string) => r.split(' ')[0]).sort(),
+      ['dir', 'netns', 'veth'],
+      'its namespace, link and folder were removed',
+    );
+    assert.notEqual(pidOf('web2', 'run/sshd.pid'), old.sshd, 'a new sshd');
+    assert.notEqual(lab.readState().facts['hostKey:web2'], old.hostKey, 'a new machine: a new host key, pinned anew');
+    assert.notEqual(appPid('web2'), old.app, 'a new app process');
     assert.deepEqual(others(), before, 'redis and web1 kept their processes');
     await verifyOk();
   });
