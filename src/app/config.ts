@@ -5,7 +5,8 @@ export type ListenTarget =
 
 export interface AppConfig {
   listen: ListenTarget;
-  redis: { host: string; port: number; password: string | undefined };
+  /** username: a Redis ACL user of the app's own (labctl's `chat`); none: the default user */
+  redis: { host: string; port: number; username: string | undefined; password: string | undefined };
   channel: string;
   node: string;
   rate: { perSecond: number; burst: number };
@@ -46,7 +47,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
   const redisHost = value('REDIS_HOST') ?? '127.0.0.1';
   if (!HOSTISH_RE.test(redisHost)) problem(`REDIS_HOST must be a host name or address, got ${show(redisHost)}`);
   const redisPort = parseInteger('REDIS_PORT', value('REDIS_PORT'), 6379, 1, 65535, problem);
+  const username = value('REDIS_USERNAME');
+  if (username !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(username)) {
+    problem(`REDIS_USERNAME must be 1-64 letters, digits, "_", ".", ":" or "-", got ${show(username)}`);
+  }
   const password = readPassword(value('REDIS_PASSWORD_FILE'), defaults.readFile, problem);
+  if (username !== undefined && password === undefined && !problems.some((p) => p.startsWith('REDIS_PASSWORD_FILE'))) {
+    problem('REDIS_USERNAME needs REDIS_PASSWORD_FILE (the password of that user)');
+  }
 
   const channel = value('CHANNEL') ?? 'ChatApp';
   if (!CHANNEL_RE.test(channel)) {
@@ -65,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
     listen: listen!,
-    redis: { host: redisHost, port: redisPort, password },
+    redis: { host: redisHost, port: redisPort, username, password },
     channel,
     node,
     rate: { perSecond, burst },

@@ -36,7 +36,13 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   const base: RedisOptions = {
     host: config.redis.host,
     port: config.redis.port,
+    username: config.redis.username,
     password: config.redis.password,
+    // A user of its own (labctl's `chat`) may run only what the adapter needs: not INFO, which
+    // ioredis's ready check sends (the backplane's Redis keeps no data, so it never loads any),
+    // nor CLIENT SETINFO, which ioredis sends to name its library
+    enableReadyCheck: config.redis.username === undefined,
+    disableClientInfo: true,
     // A lab VM that is powered off or paused drops packets instead of refusing: give up each
     // attempt quickly and keep trying every 2 s at most, for as long as it takes.
     connectTimeout: 3000,

@@ -11,6 +11,8 @@ import { getHealth, httpGet, httpsProbe } from './http.js';
 import { APP_DIST } from '../roles/web-linux/bundle.js';
 import { sha256File } from '../util/hash.js';
 import { pingRedis, withRedis } from './redis-probe.js';
+import { throwIfInterrupted } from '../util/cancel.js';
+import { chatConnectionsCheck, chatUserLimitedCheck } from './acl.js';
 
 export interface CheckResult {
   name: string;
@@ -43,6 +45,8 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   const spec = lab.spec;
   const checks: CheckResult[] = [];
   const add = (c: CheckResult) => {
+    // interrupted (Ctrl-C during up): stop between two checks
+    throwIfInterrupted();
     checks.push(c);
     opts.onProgress?.(`${c.ok ? 'pass' : 'FAIL'} ${c.name}`);
   };
@@ -65,6 +69,9 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
         : `refused without the password, but with it: ${withPass}`
       : `without the password Redis answered: ${without}`,
   });
+
+  // 1b. the chat servers' own Redis user may do their work and nothing else
+  if (password) add(await withRedis(target, (c) => chatUserLimitedCheck(c, spec.redis.channel, redis.name)).catch((err: Error) => ({ name: 'Redis user chat is limited to the backplane', node: redis.name, ok: false, reason: err.message })));
 
   // 2. it is the build from source
   try {
@@ -134,6 +141,9 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     onProgress: opts.onProgress,
   });
   add({ name: 'messages reach every client on every node', ok: delivery.ok, reason: delivery.reason });
+
+  // 4b. and they are connected to Redis as that user
+  if (password) add(await withRedis(target, (c) => chatConnectionsCheck(c, webs.map((w) => w.name), redis.name)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message })));
 
   // 5. the traffic is on the Redis channel, and every web server is subscribed
   await tap?.stop();

@@ -30,7 +30,7 @@ describe('app config', () => {
   it('has the documented defaults', () => {
     assert.deepEqual(loadConfig({}, defaults), {
       listen: { kind: 'port', port: 3000, host: undefined },
-      redis: { host: '127.0.0.1', port: 6379, password: undefined },
+      redis: { host: '127.0.0.1', port: 6379, username: undefined, password: undefined },
       channel: 'ChatApp',
       node: 'box',
       rate: { perSecond: 20, burst: 40 },
@@ -57,6 +57,18 @@ describe('app config', () => {
     assert.equal(loadConfig({ REDIS_PASSWORD_FILE: '/pw-two' }, defaults).redis.password, 'a\n', 'only one newline is trimmed');
     assert.match(configError({ REDIS_PASSWORD_FILE: '/missing' }), /REDIS_PASSWORD_FILE "\/missing" cannot be read \(ENOENT\)/);
     assert.match(configError({ REDIS_PASSWORD_FILE: '/empty' }), /is empty/);
+  });
+
+  it('takes a Redis user of its own (REDIS_USERNAME), which needs its password file', () => {
+    assert.deepEqual(loadConfig({ REDIS_USERNAME: 'chat', REDIS_PASSWORD_FILE: '/pw' }, defaults).redis, {
+      host: '127.0.0.1',
+      port: 6379,
+      username: 'chat',
+      password: 'hunter2',
+    });
+    assert.match(configError({ REDIS_USERNAME: 'chat' }), /^REDIS_USERNAME needs REDIS_PASSWORD_FILE/);
+    assert.match(configError({ REDIS_USERNAME: 'two words', REDIS_PASSWORD_FILE: '/pw' }), /^REDIS_USERNAME must be/);
+    assert.doesNotMatch(configError({ REDIS_USERNAME: 'chat', REDIS_PASSWORD_FILE: '/missing' }), /needs/, 'one problem with the file, not two');
   });
 
   it('checks the channel like the lab spec does', () => {

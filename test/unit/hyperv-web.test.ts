@@ -16,6 +16,7 @@ import { runSteps } from '../../src/engine/runner.js';
 import type { Step } from '../../src/engine/step.js';
 import { HypervProvider } from '../../src/providers/hyperv/index.js';
 import { redisPassword } from '../../src/roles/redis/index.js';
+import { chatPassword } from '../../src/roles/redis/acl.js';
 import { loadBundle } from '../../src/roles/web-linux/bundle.js';
 import { publishPassword, publishSettingsPath, renderPublishSettings, renderWebConfig } from '../../src/roles/web-windows/index.js';
 import { ensurePackage, packageCacheDir, packageHostPath, webPackagesFor, WEB_PACKAGES, type WebPackage } from '../../src/roles/web-windows/packages.js';
@@ -96,7 +97,8 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
     assert.deepEqual(g.wmsvc, { status: 'Running', startType: 'Automatic' });
     assert.ok(g.remote && g.firewall);
     assert.match(g.site!.physicalPath, /^C:\\labctl\\app\\[0-9a-f]{12}$/);
-    assert.equal(g.passwordFile, redisPassword(l.lab), 'the Redis password arrived changed');
+    assert.equal(g.passwordFile, chatPassword(l.lab), 'the password of Redis user chat arrived unchanged');
+    assert.notEqual(g.passwordFile, redisPassword(l.lab), 'not the administration password of the default user');
     // every guest call went in as Administrator with the generated password
     const admin = l.lab.store.secrets.read('hyperv-admin-web1');
     assert.ok(guestCalls.every((c) => c.params.Password === admin && c.params.UserName === 'Administrator'));
@@ -127,12 +129,13 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
       NODE_NAME: 'web2',
       REDIS_HOST: '198.18.40.10',
       REDIS_PORT: '6379',
+      REDIS_USERNAME: 'chat',
       REDIS_PASSWORD_FILE: 'C:\\labctl\\secrets\\redis.password',
       CHANNEL: 'ChatApp',
       RATE_PER_SEC: '20',
       RATE_BURST: '40',
     });
-    assert.ok(!xml.includes(redisPassword(l.lab)), 'the password is not in web.config');
+    assert.ok(!xml.includes(redisPassword(l.lab)) && !xml.includes(chatPassword(l.lab)), 'no password is in web.config');
   });
 
   test('plan shows the guest scripts with both passwords masked', async () => {
@@ -142,7 +145,7 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
     assert.equal(action.script, 'templates/hyperv/guest-run.ps1');
     assert.equal(action.params!.Password, '<secret, from the lab secrets>');
     assert.equal((action.params!.Parameters as Record<string, unknown>).RedisPassword, '<secret, from the lab secrets>');
-    assert.ok(!JSON.stringify(action).includes(redisPassword(l.lab)));
+    assert.ok(!JSON.stringify(action).includes(redisPassword(l.lab)) && !JSON.stringify(action).includes(chatPassword(l.lab)));
   });
 });
 
@@ -201,7 +204,7 @@ describe('Web Deploy publishing (hyperv.publish: webdeploy, the default): plan a
     assert.deepEqual(Object.keys(app.params!).sort(), ['PublishSettingsPath', 'SiteName', 'SkipFolders', 'SourcePath']);
     assert.equal(app.params!.PublishSettingsPath, publishSettingsPath(l.lab, 'web1'));
     assert.ok(!JSON.stringify([site, app]).includes(publishPassword(l.lab, 'web1')), 'the publishing password is in no plan');
-    assert.ok(!JSON.stringify([site, app]).includes(redisPassword(l.lab)));
+    assert.ok(!JSON.stringify([site, app]).includes(redisPassword(l.lab)) && !JSON.stringify([site, app]).includes(chatPassword(l.lab)));
   });
 
   test('the .publishsettings: the ecosystem\'s XML with the node\'s WMSvc address, the site, the publishing user and its password (XML-escaped); written with mode 0600', async () => {

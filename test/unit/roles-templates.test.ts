@@ -35,7 +35,9 @@ describe('role templates', () => {
     const conf = renderTemplate('redis/redis.conf', {
       lab: 'l', bind: '10.1.0.10 127.0.0.1', port: 6379, password: 'p'.repeat(40), daemonize: 'yes',
       supervised: 'no', pidfile: '/x/redis.pid', logfile: '/x/redis.log', dir: '/x/data',
+      chatUser: 'chat', chatRules: '#abc resetkeys resetchannels &ChatApp#/#* -@all +publish',
     });
+    assert.match(conf, /^user chat on #abc resetkeys resetchannels &ChatApp#\/#\* -@all \+publish$/m);
     assert.match(conf, /^requirepass p{40}$/m);
     assert.match(conf, /^bind 10\.1\.0\.10 127\.0\.0\.1$/m);
     assert.match(conf, /^protected-mode yes$/m);
@@ -49,9 +51,10 @@ describe('role templates', () => {
     assert.match(nft, /policy drop/);
     assert.match(nft, /ip saddr 10\.1\.0\.0\/24 tcp dport \{ 22, 6379 \} accept/);
     const env = renderTemplate('web-linux/app.env', {
-      lab: 'l', node: 'web1', port: 80, redisHost: '10.1.0.10', redisPort: 6379, passwordFile: '/p', channel: 'ChatApp', ratePerSec: 20, rateBurst: 40,
+      lab: 'l', node: 'web1', port: 80, redisHost: '10.1.0.10', redisPort: 6379, redisUser: 'chat', passwordFile: '/p', channel: 'ChatApp', ratePerSec: 20, rateBurst: 40,
     });
     assert.match(env, /^REDIS_PASSWORD_FILE=\/p$/m);
+    assert.match(env, /^REDIS_USERNAME=chat$/m);
     assert.doesNotMatch(env, /PASSWORD=/, 'the password itself is never in the settings');
   });
 

@@ -10,6 +10,7 @@ import { renderTemplate } from '../../util/template.js';
 import { pingRedis } from '../../verify/redis-probe.js';
 import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
 import { redisPaths } from './paths.js';
+import { CHAT_USER, chatAclRules, chatPassword } from './acl.js';
 import { effectiveSourceKind, resolveSource, type ResolvedSource } from './source.js';
 import { sleep } from '../../util/time.js';
 
@@ -59,6 +60,8 @@ export function redisSteps(rc: RoleContext): Step[] {
       bind: `${m.ip} 127.0.0.1`,
       port: spec.redis.port,
       password: redisPassword(lab),
+      chatUser: CHAT_USER,
+      chatRules: chatAclRules(spec.redis.channel, chatPassword(lab)),
       daemonize: access.services === 'pidfile' ? 'yes' : 'no',
       supervised: 'no',
       pidfile: paths.pidFile,
@@ -140,7 +143,7 @@ export function redisSteps(rc: RoleContext): Step[] {
     },
     {
       id: id('config'),
-      title: `${m.name}: redis.conf (bind ${m.ip}, requirepass, protected-mode)`,
+      title: `${m.name}: redis.conf (bind ${m.ip}, requirepass, protected-mode, user ${CHAT_USER} for the chat servers)`,
       machine: m.name,
       deps: [id('build')],
       describe: () => ({ command: `write ${paths.conf} (mode 0600) from templates/redis/redis.conf; keep ${paths.confOrig}` }),
@@ -272,7 +275,9 @@ async function buildRedis(
     onStdout: (chunk) => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) {
+      for (const raw of lines) {
+        // Redis's make colours its "CC file.o" lines (escape codes even into a pipe)
+        const line = raw.replace(/\x1b\[[0-9;]*m/g, '');
         if (/^\s+(CC|LINK|AR)\s/.test(line)) compiled++;
         ctx.log(line);
       }

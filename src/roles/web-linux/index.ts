@@ -7,7 +7,8 @@ import { sha256 } from '../../util/hash.js';
 import { renderTemplate } from '../../util/template.js';
 import { sleep } from '../../util/time.js';
 import { getHealth } from '../../verify/http.js';
-import { redisPassword, type RoleContext } from '../redis/index.js';
+import type { RoleContext } from '../redis/index.js';
+import { CHAT_USER, chatPassword } from '../redis/acl.js';
 import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
 import { loadBundle, type AppBundle } from './bundle.js';
 import { webPaths } from './paths.js';
@@ -38,12 +39,13 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
       port: spec.app.port,
       redisHost: redisMachine(spec).ip,
       redisPort: spec.redis.port,
+      redisUser: CHAT_USER,
       passwordFile: (await paths()).passwordFile,
       channel: spec.redis.channel,
       ratePerSec: spec.app.rateLimit.perSecond,
       rateBurst: spec.app.rateLimit.burst,
     });
-  const deployedHash = async () => sha256(`${(await bundlePromise).hash}\n${await settings()}\n${sha256(redisPassword(lab))}`);
+  const deployedHash = async () => sha256(`${(await bundlePromise).hash}\n${await settings()}\n${sha256(chatPassword(lab))}`);
 
   const standIn: Step[] = access.standIn
     ? WINDOWS_ONLY.map(([what, title]) => ({
@@ -87,15 +89,15 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
     },
     {
       id: id('settings'),
-      title: `${m.name}: app settings and Redis password file`,
+      title: `${m.name}: app settings and the password file of Redis user ${CHAT_USER}`,
       machine: m.name,
-      describe: () => ({ command: 'write app.env and redis.password (mode 0600) from templates/web-linux/app.env' }),
+      describe: () => ({ command: `write app.env (REDIS_USERNAME=${CHAT_USER}) from templates/web-linux/app.env and redis.password (mode 0600, the password of ${CHAT_USER})` }),
       check: async () => {
         const p = await paths();
         const expected = await settings();
         return withMachine(async (t) => {
           const [env, pass] = await Promise.all([remoteSha256(t, access, p.envFile), remoteSha256(t, access, p.passwordFile)]);
-          return env === sha256(expected) && pass === sha256(redisPassword(lab));
+          return env === sha256(expected) && pass === sha256(chatPassword(lab));
         });
       },
       apply: async () => {
@@ -103,7 +105,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
         const env = await settings();
         await withMachine(async (t) => {
           await putFile(t, access, p.envFile, env, 0o644);
-          await putFile(t, access, p.passwordFile, redisPassword(lab), 0o600);
+          await putFile(t, access, p.passwordFile, chatPassword(lab), 0o600);
         });
       },
     },

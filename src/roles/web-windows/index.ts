@@ -8,7 +8,7 @@ import { OperationError, errorMessage } from '../../util/errors.js';
 import { sha256 } from '../../util/hash.js';
 import { escapeXml, renderTemplate } from '../../util/template.js';
 import { getHealth } from '../../verify/http.js';
-import { redisPassword } from '../redis/index.js';
+import { CHAT_USER, chatPassword } from '../redis/acl.js';
 import { loadBundle, type AppBundle } from '../web-linux/bundle.js';
 import { ensurePackage, packageHostPath, WEB_PACKAGES, type WebPackage } from './packages.js';
 
@@ -124,6 +124,7 @@ export function renderWebConfig(lab: LabContext, m: MachineSpec): string {
     node: m.name,
     redisHost: redisMachine(spec).ip,
     redisPort: String(spec.redis.port),
+    redisUser: CHAT_USER,
     passwordFile: PASSWORD_FILE,
     channel: spec.redis.channel,
     ratePerSec: String(spec.app.rateLimit.perSecond),
@@ -268,7 +269,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       },
       apply: async (ctx) => {
         const { staging, version } = await stage(ctx);
-        await guest.run('hyperv/web/publish-app.ps1', { ...publishParams(version), RedisPassword: redisPassword(lab) }, {
+        await guest.run('hyperv/web/publish-app.ps1', { ...publishParams(version), RedisPassword: chatPassword(lab) }, {
           copy: { from: staging, to: guestApp(version) },
           secrets: ['RedisPassword'],
         });
@@ -291,7 +292,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       SitePath: SITE_PATH,
       Port: spec.app.port,
       PasswordFile: PASSWORD_FILE,
-      RedisPassword: secrets ? redisPassword(lab) : '<secret>',
+      RedisPassword: secrets ? chatPassword(lab) : '<secret>',
       PublishUser: PUBLISH_USER,
       PublishPassword: secrets ? publishPassword(lab, m.name) : '<secret>',
     });
@@ -323,7 +324,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
             s.publishing?.user === true &&
             s.publishing.authorized &&
             s.publishing.modify &&
-            s.passwordSha256 === sha256(redisPassword(lab))
+            s.passwordSha256 === sha256(chatPassword(lab))
           );
         },
         apply: async () => {
