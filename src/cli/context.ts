@@ -11,6 +11,7 @@ import { LabNotCreatedError, SpecError, UsageError } from '../util/errors.js';
 import { providerFor } from '../providers/index.js';
 import type { LabContext, Provider } from '../providers/provider.js';
 import { ConnectionPool } from '../transports/pool.js';
+import { checkHome, checkSpecOption } from './inputs.js';
 
 export interface GlobalOptions {
   spec?: string;
@@ -26,13 +27,16 @@ export const DEFAULT_SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 /** --spec, else ./labctl.yaml when present, else the packaged seed lab. */
 export function resolveSpecPath(opts: GlobalOptions): string {
+  checkSpecOption(opts.spec);
   if (opts.spec) return opts.spec;
   if (existsSync('labctl.yaml')) return 'labctl.yaml';
   return DEFAULT_SPEC;
 }
 
 export function resolveHome(opts: GlobalOptions): string {
-  return path.resolve(opts.home ?? process.env.LABCTL_HOME ?? path.join(os.homedir(), '.labctl'));
+  const given = opts.home ?? process.env.LABCTL_HOME;
+  checkHome(given, opts.home === undefined ? 'LABCTL_HOME' : '--home');
+  return path.resolve(given ?? path.join(os.homedir(), '.labctl'));
 }
 
 export function resolveProviderName(opts: GlobalOptions, spec: LabSpec, recorded?: string): ProviderName {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LabctlError, SpecError } from '../util/errors.js';
 import { CATALOG, commandOf } from './commands/catalog.js';
+import { guardInterrupts } from './interrupt.js';
 import { setJsonErrorMode } from './output.js';
 
 const EXAMPLES = `
@@ -97,12 +98,15 @@ export async function run(argv: string[]): Promise<number> {
   // one and leave it as it was, so a second run in the same process is not given the first's code
   const outer = process.exitCode;
   process.exitCode = undefined;
+  // Ctrl-C / SIGTERM during create, deploy, up, teardown: stop, journal, say how to resume
+  const interrupts = guardInterrupts(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    return reportError(err, wantsJson);
+    return reportError(interrupts.explain(err), wantsJson);
   } finally {
+    interrupts.finish();
     process.exitCode = outer;
   }
 }

@@ -1,4 +1,5 @@
 import type { LabStore } from '../state/store.js';
+import { InterruptedError, processInterruption, type Interruption } from '../util/cancel.js';
 import { OperationError, errorMessage, LabctlError } from '../util/errors.js';
 import { topoSort } from './order.js';
 import type { PlannedStep, Step, StepContext } from './step.js';
@@ -17,6 +18,8 @@ export interface RunOptions {
   /** steps of different machines run at the same time up to this many */
   concurrency?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Ctrl-C / SIGTERM of the command (default: the process's, see src/util/cancel.ts) */
+  interruption?: Interruption;
 }
 
 export interface RunResult {
@@ -58,21 +61,41 @@ function contextFor(step: Step, opts: RunOptions, log: string[]): StepContext {
  * Runs steps in dependency order, independent ones in parallel. Each finished step is
  * journaled before anything that depends on it starts. On the first failure no new
  * step starts; the ones already running finish, then the failure is thrown.
+ *
+ * When the command is interrupted (Ctrl-C, SIGTERM) no new step starts and nothing more is
+ * reported or journaled as done; once what the running steps had started has been stopped
+ * (their remote commands killed, see src/util/cancel.ts), an InterruptedError naming them is
+ * thrown at once, without waiting for the steps themselves to return. What they created is
+ * already in the journal (recorded before it was made), so a re-run resumes and teardown
+ * finds it.
  */
 export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResult> {
   const ordered = topoSort(steps);
-  const emit = opts.onEvent ?? (() => {});
+  const interruption = opts.interruption ?? processInterruption;
+  const interrupted = () => interruption.requested !== undefined;
+  const report = opts.onEvent ?? (() => {});
+  // after an interruption the steps still unwinding report nothing: their errors are the kills
+  const emit = (event: RunEvent) => {
+    if (!interrupted()) report(event);
+  };
   const limit = Math.max(1, opts.concurrency ?? 6);
   const result: RunResult = { applied: [], skipped: [], notApplicable: [] };
   const finished = new Set<string>();
   const pending = [...ordered];
   const running = new Map<string, Promise<void>>();
+  const titles = new Map<string, string>();
   const held = new Set<string>();
   let failure: StepFailedError | undefined;
+  const interruptedError = () => {
+    const error = new InterruptedError(interruption.requested!, [...titles.values()]);
+    interruption.interruptedWork.push(...error.work);
+    return error;
+  };
+  if (interrupted()) throw interruptedError();
 
   const runOne = async (step: Step): Promise<void> => {
     const log: string[] = [];
-    const ctx = contextFor(step, opts, log);
+    const ctx = contextFor(step, { ...opts, onEvent: emit }, log);
     if (step.notApplicable) {
       emit({ type: 'n/a', step, reason: step.notApplicable });
       result.notApplicable.push(step.id);
@@ -81,6 +104,7 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResu
     const started = Date.now();
     try {
       const done = step.check ? await step.check(ctx) : opts.store.isStepDone(step.id);
+      if (interrupted()) return;
       if (done) {
         if (!opts.store.isStepDone(step.id)) opts.store.markStepDone(step.id);
         emit({ type: 'skip', step, reason: step.check ? 'already done' : 'done in an earlier run' });
@@ -89,26 +113,32 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResu
       }
       emit({ type: 'start', step });
       const info = await step.apply(ctx);
+      // an apply that returns after an interruption may have had its commands killed under it
+      if (interrupted()) return;
       opts.store.markStepDone(step.id, info ?? undefined);
       emit({ type: 'done', step, ms: Date.now() - started });
       result.applied.push(step.id);
     } catch (error) {
+      if (interrupted()) return;
       emit({ type: 'fail', step, ms: Date.now() - started, error, log });
       failure ??= new StepFailedError(step, error, log);
     }
   };
 
   while (pending.length > 0 || running.size > 0) {
-    if (!failure) {
+    if (!failure && !interrupted()) {
       for (let i = 0; i < pending.length && running.size < limit; ) {
         const step = pending[i]!;
         const free = !step.exclusive || !held.has(step.exclusive);
         if (free && (step.deps ?? []).every((d) => finished.has(d))) {
           pending.splice(i, 1);
           if (step.exclusive) held.add(step.exclusive);
+          titles.set(step.id, step.title);
           const p = runOne(step).finally(() => {
             if (step.exclusive) held.delete(step.exclusive);
             running.delete(step.id);
+            // a step that ends after an interruption was under way when it came: keep its title
+            if (!interrupted()) titles.delete(step.id);
             finished.add(step.id);
           });
           running.set(step.id, p);
@@ -116,12 +146,18 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResu
       }
     }
     if (running.size === 0) break;
-    await Promise.race(running.values());
+    // an interruption ends the wait as soon as what the running steps started is stopped
+    const stopped = interruption.stopped.then(() => 'stopped' as const);
+    if ((await Promise.race([...running.values(), stopped])) === 'stopped') throw interruptedError();
     if (failure) {
       // let the steps already under way finish cleanly, then stop
-      await Promise.allSettled(running.values());
+      await Promise.race([Promise.allSettled(running.values()), stopped]);
       break;
     }
+  }
+  if (interrupted()) {
+    await interruption.stopped;
+    throw interruptedError();
   }
   if (failure) throw failure;
   return result;

@@ -1,4 +1,5 @@
 import type { LabStore, Resource } from '../state/store.js';
+import { processInterruption } from '../util/cancel.js';
 import { errorMessage } from '../util/errors.js';
 
 export type Remover = (resource: Resource) => Promise<void>;
@@ -22,7 +23,8 @@ export interface TeardownResult {
 /**
  * Removes exactly the resources the journal lists, kind by kind in the provider's
  * order and newest first within a kind. Each removal is journaled as it happens, so an
- * interrupted teardown resumes where it stopped. A failure does not stop the others.
+ * interrupted teardown resumes where it stopped. A failure does not stop the others; an
+ * interruption (Ctrl-C, SIGTERM) stops before the next one.
  */
 export async function removeResources(
   store: LabStore,
@@ -40,6 +42,8 @@ export async function removeResources(
     .map((x) => x.r);
   const result: TeardownResult = { removed: [], failed: [] };
   for (const resource of resources) {
+    // interrupted (Ctrl-C): stop between two removals; the journal still lists the rest
+    processInterruption.throwIfInterrupted();
     const remover = plan.removers[resource.kind];
     onEvent({ type: 'removing', resource });
     try {

@@ -16,7 +16,8 @@ export function loadSpec(file: string): LabSpec {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(code ?? err);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String(code ?? err);
     throw new SpecError([`${file}: cannot read the spec: ${why}`]);
   }
   return parseSpec(text, file);

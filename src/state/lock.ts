@@ -24,6 +24,9 @@ export class LabBusyError extends UsageError {
  */
 export class LabLock {
   private held = false;
+  // a command ended by process.exit (a second Ctrl-C, or one that did not unwind in time)
+  // still releases the lab: 'exit' listeners run, synchronously, on every exit
+  private readonly onExit = () => this.release();
 
   constructor(
     private readonly file: string,
@@ -35,6 +38,7 @@ export class LabLock {
     for (let attempt = 0; attempt < 50; attempt++) {
       if (createWith(this.file, me)) {
         this.held = true;
+        process.once('exit', this.onExit);
         return;
       }
       const seen = readText(this.file);
@@ -52,6 +56,7 @@ export class LabLock {
   release(): void {
     if (!this.held) return;
     this.held = false;
+    process.off('exit', this.onExit);
     try {
       const owner = parseOwner(readText(this.file));
       if (owner?.pid === process.pid) unlinkSync(this.file);

@@ -1,6 +1,8 @@
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
+import { onInterrupt, throwIfInterrupted } from '../util/cancel.js';
 import { OperationError } from '../util/errors.js';
+import { stopProcessGroup } from '../util/exec.js';
 import type { ExecOptions, ExecResult, Transport } from './transport.js';
 
 /**
@@ -11,18 +13,31 @@ import type { ExecOptions, ExecResult, Transport } from './transport.js';
 export class LocalTransport implements Transport {
   readonly machine = 'host';
 
+  /**
+   * Runs the command in a process group of its own, so that an interruption or the timeout
+   * stops all of it (apt-get and its download methods, not only the shell).
+   */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    throwIfInterrupted();
     const child = execa('sh', ['-c', command], {
       input: opts.stdin,
       reject: false,
-      timeout: opts.timeoutMs,
       stripFinalNewline: false,
       buffer: true,
+      detached: true,
     });
+    const stop = () => stopProcessGroup(child);
+    const unregister = onInterrupt(stop);
+    const timer = opts.timeoutMs ? setTimeout(() => void stop(), opts.timeoutMs) : undefined;
     child.stdout?.on('data', (c: Buffer) => opts.onStdout?.(c));
     child.stderr?.on('data', (c: Buffer) => opts.onStderr?.(c));
-    const r = await child;
-    return { code: typeof r.exitCode === 'number' ? r.exitCode : 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    try {
+      const r = await child;
+      return { code: typeof r.exitCode === 'number' ? r.exitCode : 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    } finally {
+      unregister();
+      if (timer) clearTimeout(timer);
+    }
   }
 
   async run(command: string, opts: ExecOptions = {}): Promise<string> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { onInterrupt, throwIfInterrupted } from '../util/cancel.js';
 import { OperationError, PreflightError, errorMessage } from '../util/errors.js';
 import { TEMPLATES_DIR, templatePath } from '../util/template.js';
 
@@ -243,22 +244,32 @@ export class NodePowerShellChannel implements LineChannel {
   }
 
   async send(line: string, timeoutMs?: number): Promise<{ stdout: string; stderr: string }> {
+    throwIfInterrupted();
     const shell = await this.session();
     this.busy++;
     this.setRef(shell, true);
     let timer: NodeJS.Timeout | undefined;
+    let stopped: (err: Error) => void = () => {};
+    // Ctrl-C: the script stops with its PowerShell (a session busy in a script would read an
+    // "exit" only after it), and the call fails at once; the next call starts a new session
+    const unregister = onInterrupt(() => {
+      if (this.shell === shell) this.shell = undefined;
+      (shell as unknown as { process?: { kill(): boolean } }).process?.kill();
+      stopped(new OperationError('PowerShell stopped: labctl was interrupted'));
+    });
     try {
       const call = shell.invoke(line);
-      const result = timeoutMs
-        ? await Promise.race([
-            call,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new OperationError(`PowerShell did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-            }),
-          ])
-        : await call;
+      call.catch(() => {}); // a call cut short by a timeout or a kill settles (if ever) unheard
+      const result = await Promise.race([
+        call,
+        new Promise<never>((_, reject) => {
+          stopped = reject;
+          if (timeoutMs) timer = setTimeout(() => reject(new OperationError(`PowerShell did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        }),
+      ]);
       return { stdout: result.stdout?.toString('utf8') ?? result.raw, stderr: result.stderr?.toString('utf8') ?? '' };
     } finally {
+      unregister();
       if (timer) clearTimeout(timer);
       this.busy--;
       if (this.busy === 0 && this.shell) this.setRef(this.shell, false);

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
+import { InterruptedError, interruptRequested, onInterrupt, throwIfInterrupted } from '../util/cancel.js';
 import { OperationError } from '../util/errors.js';
 import type { ExecOptions, ExecResult, Transport } from './transport.js';
 
@@ -48,15 +49,25 @@ export class SshTransport implements Transport {
 
   /** Connects with the pinned host key; a different key is refused before any auth. */
   static connect(target: SshTarget, timeoutMs = 8000): Promise<SshTransport> {
+    throwIfInterrupted();
     const expected = publicKeyBlob(target.hostKey);
     return new Promise((resolve, reject) => {
       const client = new Client();
       let hostKeyMismatch = false;
-      client.once('ready', () => resolve(new SshTransport(client, target.name)));
+      // Ctrl-C while connecting: give up now rather than hold labctl until the timeout
+      const unregister = onInterrupt(() => {
+        client.end();
+        reject(new InterruptedError(interruptRequested() ?? 'SIGINT'));
+      });
+      client.once('ready', () => {
+        unregister();
+        resolve(new SshTransport(client, target.name));
+      });
       // `on`, not `once`: ssh2 can report a second error for the same connection (a handshake
       // timeout, then "Connection lost before handshake" as it closes), and an 'error' event
       // without a listener would end the process with a stack trace
       client.on('error', (err: Error & { level?: string }) => {
+        unregister();
         client.end();
         if (hostKeyMismatch) {
           reject(
@@ -86,17 +97,38 @@ export class SshTransport implements Transport {
     });
   }
 
+  /**
+   * Runs a command; its process group is killed when labctl is interrupted or the timeout
+   * passes. Closing the channel alone would leave it running (sshd gives a session without a
+   * terminal no SIGHUP, and OpenSSH refuses the "signal" request for a root login), so the
+   * command first reports its process group (the session leader's pid: sshd starts each
+   * session with setsid) on stderr, where exec takes it out again, and the group is killed
+   * through a second channel of the same connection.
+   */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    throwIfInterrupted();
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, stream) => {
+      this.client.exec(`printf '${PGID_MARK}%s\\n' "$$" >&2; ${command}`, (err, stream) => {
         if (err) return reject(new OperationError(`${this.machine}: cannot run a command: ${err.message}`));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let timer: NodeJS.Timeout | undefined;
+        let closed = false;
+        const marker = new PgidMarker((chunk) => {
+          errOut.push(chunk);
+          opts.onStderr?.(chunk);
+        });
+        const stop = async () => {
+          if (closed) return;
+          const pgid = await marker.pgid(300);
+          if (pgid !== undefined && !closed) await this.killGroup(pgid);
+          stream.signal('KILL');
+          stream.close();
+        };
+        const unregister = onInterrupt(stop);
         if (opts.timeoutMs) {
           timer = setTimeout(() => {
-            stream.signal('KILL');
-            stream.close();
+            void stop();
             reject(new OperationError(`${this.machine}: "${shorten(command)}" did not finish in ${opts.timeoutMs} ms`));
           }, opts.timeoutMs);
         }
@@ -104,11 +136,11 @@ export class SshTransport implements Transport {
           out.push(chunk);
           opts.onStdout?.(chunk);
         });
-        stream.stderr.on('data', (chunk: Buffer) => {
-          errOut.push(chunk);
-          opts.onStderr?.(chunk);
-        });
+        stream.stderr.on('data', (chunk: Buffer) => marker.write(chunk));
         stream.on('close', (code: number | null, signal?: string) => {
+          closed = true;
+          unregister();
+          marker.end();
           if (timer) clearTimeout(timer);
           resolve({
             code: code ?? (signal ? 128 : 255),
@@ -119,6 +151,43 @@ export class SshTransport implements Transport {
         if (opts.stdin !== undefined) stream.end(opts.stdin);
         else stream.end();
       });
+    });
+  }
+
+  /**
+   * SIGTERM to a process group on the machine, SIGKILL to what is left of it after a second;
+   * through sudo too where the login is not root (sudo relays the signal to its command).
+   * Resolves when done, or after 1.5 s.
+   */
+  private killGroup(pgid: number): Promise<void> {
+    const g = `-${pgid}`;
+    // members that still run (zombies do not count: an init that is slow to reap them, as in
+    // some containers, would otherwise hold the wait to its end)
+    const alive = `ps -e -o pgid=,stat= | awk -v g=${pgid} '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'`;
+    const script =
+      `kill -TERM -- ${g} 2>/dev/null || sudo -n kill -TERM -- ${g} 2>/dev/null; i=0; ` +
+      `while ${alive} && [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done; ` +
+      `kill -KILL -- ${g} 2>/dev/null || sudo -n kill -KILL -- ${g} 2>/dev/null; true`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1500);
+      try {
+        this.client.exec(script, (err, stream) => {
+          if (err) {
+            clearTimeout(timer);
+            return resolve();
+          }
+          stream.on('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          stream.resume();
+          stream.stderr.resume();
+          stream.end();
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   }
 
@@ -190,6 +259,64 @@ export class SshTransport implements Transport {
 
   async close(): Promise<void> {
     this.client.end();
+  }
+}
+
+/** Starts the line on which a command reports its process group (see SshTransport.exec). */
+const PGID_MARK = '\\001labctl-pgid ';
+
+/**
+ * Takes the process-group line out of a command's stderr and passes the rest on unchanged.
+ * sshd may write to stderr before the shell runs (a missing home folder, say), so the line is
+ * looked for in the first few kilobytes, not only at the start.
+ */
+export class PgidMarker {
+  private pending: Buffer | undefined = Buffer.alloc(0);
+  private value: number | undefined;
+  private readonly waiters: ((pgid: number | undefined) => void)[] = [];
+
+  constructor(private readonly pass: (chunk: Buffer) => void) {}
+
+  write(chunk: Buffer): void {
+    if (!this.pending) return this.pass(chunk);
+    const data = Buffer.concat([this.pending, chunk]);
+    const text = data.toString('latin1');
+    const m = /\x01labctl-pgid (\d+)\n/.exec(text);
+    if (m) {
+      this.pending = undefined;
+      this.settle(Number(m[1]));
+      const before = data.subarray(0, m.index);
+      const after = data.subarray(m.index + m[0].length);
+      if (before.length > 0) this.pass(before);
+      if (after.length > 0) this.pass(after);
+    } else if (data.length > 4096) {
+      this.pending = undefined;
+      this.settle(undefined);
+      this.pass(data);
+    } else this.pending = data;
+  }
+
+  end(): void {
+    if (this.pending && this.pending.length > 0) this.pass(this.pending);
+    this.pending = undefined;
+    this.settle(undefined);
+  }
+
+  /** the process group, once reported (undefined if it is not within `waitMs`) */
+  pgid(waitMs: number): Promise<number | undefined> {
+    if (this.value !== undefined || !this.pending) return Promise.resolve(this.value);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.value), waitMs);
+      this.waiters.push((v) => {
+        clearTimeout(timer);
+        resolve(v);
+      });
+    });
+  }
+
+  private settle(pgid: number | undefined): void {
+    this.value ??= pgid;
+    for (const w of this.waiters.splice(0)) w(this.value);
   }
 }
 

@@ -13,16 +13,18 @@ export type ErrorCode =
   | 'STEP_FAILED'
   | 'VERIFY_FAILED'
   | 'LAB_STOPPED'
+  | 'INTERRUPTED'
   | 'INTERNAL';
 
 /**
  * Every error labctl shows a user carries its exit code: 2 for bad input or a failed
- * preflight (nothing was changed), 1 for an operation that started and failed.
+ * preflight (nothing was changed), 1 for an operation that started and failed, 128 + the
+ * signal's number for a command interrupted by SIGHUP, SIGINT or SIGTERM.
  */
 export class LabctlError extends Error {
   constructor(
     message: string,
-    readonly exitCode: 1 | 2,
+    readonly exitCode: 1 | 2 | 129 | 130 | 143,
     readonly details: string[] = [],
     readonly code: ErrorCode = exitCode === 2 ? 'USAGE' : 'OPERATION_FAILED',
   ) {

@@ -1,5 +1,22 @@
+import { InterruptedError, interruptRequested, onInterrupt } from './cancel.js';
+
+/**
+ * Waits `ms`. Once labctl is interrupted (Ctrl-C) it rejects with InterruptedError instead, so
+ * that every polling loop ends at once rather than holding the process until it gives up.
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((resolve, reject) => {
+    const signal = interruptRequested();
+    if (signal) return reject(new InterruptedError(signal));
+    const timer = setTimeout(() => {
+      unregister();
+      resolve();
+    }, ms);
+    const unregister = onInterrupt(() => {
+      clearTimeout(timer);
+      reject(new InterruptedError(interruptRequested() ?? 'SIGINT'));
+    });
+  });
 }
 
 export function parseDuration(text: string): number {

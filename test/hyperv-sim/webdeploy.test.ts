@@ -13,7 +13,7 @@
  * labctl's Redis role cannot run on it. The test starts Debian's redis-server (installed by
  * scripts/install-system-deps.sh) inside the redis VM's namespace, bound to its address, with
  * the password the role would have generated (written into the lab's secrets first, as the
- * role's redis_password). verify's "Redis is the build from source" therefore fails, honestly:
+ * role's redis_password) and the role's `chat` user for the chat servers (redis_chat_password). verify's "Redis is the build from source" therefore fails, honestly:
  * that redis-server is /usr/bin/redis-server, not the build under the role's prefix. Every other
  * check passes.
  */
@@ -25,6 +25,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
 import { REDIS_PASSWORD_SECRET } from '../../src/roles/redis/index.js';
+import { CHAT_PASSWORD_SECRET, CHAT_USER, chatAclRules } from '../../src/roles/redis/acl.js';
 import { generatePassword } from '../../src/state/secrets.js';
 import { LabStore } from '../../src/state/store.js';
 import { describeResult, labctl, type CliResult } from '../helpers/cli.js';
@@ -148,8 +149,11 @@ ${installers.join('\n')}
     const store = new LabStore(home, LAB);
     const password = generatePassword(40);
     store.secrets.write(REDIS_PASSWORD_SECRET, password);
+    // and the chat servers' own user, as the role's redis.conf has it
+    const chat = generatePassword(40);
+    store.secrets.write(CHAT_PASSWORD_SECRET, chat);
     const conf = path.join(dir, 'redis.conf');
-    writeFileSync(conf, `bind ${REDIS_IP}\nport 6379\nrequirepass ${password}\nprotected-mode yes\nsave ""\nappendonly no\ndir ${dir}\n`, { mode: 0o600 });
+    writeFileSync(conf, `bind ${REDIS_IP}\nport 6379\nrequirepass ${password}\nuser ${CHAT_USER} on ${chatAclRules('ChatApp', chat)}\nprotected-mode yes\nsave ""\nappendonly no\ndir ${dir}\n`, { mode: 0o600 });
     const redis = bridge.spawnIn(`labctl-${LAB}-redis`, ['redis-server', conf]);
     await sleep(300);
     assert.ok(bridge.alive(redis), 'redis-server runs in the redis VM\'s namespace');

@@ -1,7 +1,7 @@
 /**
- * Issue 3's bad input on a real netns lab: a missing tarball, a sha256 mismatch, a corrupt
- * tarball, a failing build and a server that will not start each give a clear error, exit
- * 1, leave nothing half-installed, and leave the lab resumable. Fake source trees fail in
+ * Issue 3's bad input on a real netns lab: a missing tarball (a bad command line: exit 2), a
+ * sha256 mismatch, a corrupt tarball, a failing build and a server that will not start each
+ * give a clear error, exit 1, leave nothing half-installed, and leave the lab resumable. Fake source trees fail in
  * the chosen place without compiling anything.
  */
 import assert from 'node:assert/strict';
@@ -49,8 +49,11 @@ describe('Redis deploy failures on netns', { timeout: 240_000 }, () => {
     assert.deepEqual(forced, []);
   });
 
-  it('a missing tarball: clear error naming it, exit 1', async () => {
-    await failingDeploy(['--redis-tarball', path.join(lab.root, 'no-such.tar.gz')], /no-such\.tar\.gz does not exist/);
+  it('a missing tarball: clear error naming it, exit 2 (a bad command line: refused before anything runs)', async () => {
+    const r = await lab.cli(['deploy', '--redis-tarball', path.join(lab.root, 'no-such.tar.gz')]);
+    assert.equal(r.code, 2, describeResult(r));
+    assert.match(r.stderr, /'--redis-tarball <file>' argument '\S*no-such\.tar\.gz' is invalid\. no such file/);
+    assert.ok(!hasStackTrace(r.stderr), `stack trace in:\n${r.stderr}`);
     assertNothingInstalled();
   });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { assertSubnetFree } from '../conflicts.js';
 import { createHash } from 'node:crypto';
 import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { Reporter } from '../reporter.js';
@@ -29,6 +30,7 @@ export function registerCreate(program: Command): void {
 
 /** Preflight, then every create step; shared by `create` and `up`. */
 export async function createLab(lab: Lab, reporter: Reporter): Promise<RunResult> {
+  assertSubnetFree(lab.home, lab.spec);
   await lab.provider.preflight(lab);
   lab.store.init(lab.provider.name, { file: lab.spec.file, hash: lab.spec.hash });
   recordSpec(lab);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { readableFile } from '../inputs.js';
 import { stepsOfMachines } from '../../engine/order.js';
 import { runSteps } from '../../engine/runner.js';
 import { deploySteps } from '../../roles/index.js';
@@ -21,7 +22,7 @@ export function registerDeploy(program: Command): void {
     .command('deploy')
     .argument('[machine...]', 'only these machines (default: all); the others are left as they are')
     .description('build Redis from source on the redis machine and run the chat app on every web machine')
-    .option('--redis-tarball <file>', 'build Redis from this local source tarball (uploaded over SFTP)')
+    .option('--redis-tarball <file>', 'build Redis from this local source tarball (uploaded over SFTP)', readableFile)
     .addHelpText(
       'after',
       '\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose\n  sudo labctl deploy web2          # the chat app on web2 again, nothing else',

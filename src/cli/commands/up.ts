@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readableFile } from '../inputs.js';
 import { webMachines } from '../../spec/types.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
@@ -23,7 +24,7 @@ export const CLEAN_CHECKPOINT = 'clean';
 export function registerUp(program: Command): void {
   withVerifyOptions(program.command('up'))
     .description('create + deploy + verify, with progress; on a lab that is already up it only verifies')
-    .option('--redis-tarball <file>', 'build Redis from this local source tarball')
+    .option('--redis-tarball <file>', 'build Redis from this local source tarball', readableFile)
     .option('--checkpoint', `after the first green verify, take a checkpoint named "${CLEAN_CHECKPOINT}" of every machine (labctl checkpoint restore ${CLEAN_CHECKPOINT} comes back to it)`)
     .addHelpText('after', `\nExamples:\n  sudo labctl up\n  sudo labctl up --browser --json\n  sudo labctl up --checkpoint       # and keep the fresh lab as checkpoint "${CLEAN_CHECKPOINT}"`)
     .action(async (opts: UpOptions, cmd: Command) => {

@@ -18,7 +18,8 @@ export interface VerifyCliOptions {
 
 export function positiveInt(max: number) {
   return (value: string): number => {
-    const n = Number(value);
+    // digits only: Number() would take "0x10", "1e2" and " 5 " as numbers
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
     if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
     return n;
   };

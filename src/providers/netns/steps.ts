@@ -113,6 +113,9 @@ function machineSteps(lab: LabContext, m: MachineSpec): Step[] {
         await runHost('ip', ['-n', ns, 'link', 'set', GUEST_IFACE, 'up']);
         await runHost('ip', ['link', 'set', veth, 'master', bridgeName(spec.name), 'up']);
         if (spec.network.nat) await runHost('ip', ['-n', ns, 'route', 'replace', 'default', 'via', spec.network.gateway]);
+        // a machine made again (after a half-done teardown, say) has a new MAC: the host's entry
+        // for its address would send to the old one until it expires, some 30 s of SSH timeouts
+        await runHost('ip', ['neigh', 'flush', 'to', m.ip, 'dev', bridgeName(spec.name)], { allowFail: true });
       },
     },
     {
