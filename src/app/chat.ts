@@ -47,7 +47,9 @@ export function attachChat(io: ChatServer, { node, channel, rate, link }: ChatOp
 
   io.on('connection', (socket) => {
     const bucket = new TokenBucket(rate.perSecond, rate.burst);
-    let name: string | undefined;
+    // A session recovered by the streams backplane (connection state recovery) comes back with its
+    // socket.data: the name chosen before the drop still holds, the client need not join again.
+    let name: string | undefined = typeof socket.data?.name === 'string' ? (socket.data.name as string) : undefined;
 
     socket.emit('welcome', { node, channel, redis: link.state() });
 
@@ -60,6 +62,7 @@ export function attachChat(io: ChatServer, { node, channel, rate, link }: ChatOp
       const checked = checkName(raw);
       if (!checked.ok) return refuse(ack, checked);
       name = checked.value;
+      socket.data = { ...socket.data, name };
       reply<JoinAck>(ack, { ok: true, node, name });
     });
 

@@ -8,6 +8,8 @@ export interface AppConfig {
   /** username: a Redis ACL user of the app's own (labctl's `chat`); none: the default user */
   redis: { host: string; port: number; username: string | undefined; password: string | undefined };
   channel: string;
+  /** pubsub: @socket.io/redis-adapter; streams: @socket.io/redis-streams-adapter with connection state recovery */
+  backplane: 'pubsub' | 'streams';
   node: string;
   rate: { perSecond: number; burst: number };
   publicDir: string;
@@ -61,6 +63,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
     problem(`CHANNEL must be 1-64 letters, digits, "_", ".", ":" or "-", got ${show(channel)}`);
   }
 
+  const backplane = value('BACKPLANE') ?? 'pubsub';
+  if (backplane !== 'pubsub' && backplane !== 'streams') problem(`BACKPLANE must be pubsub or streams, got ${show(backplane)}`);
+
   const node = value('NODE_NAME') ?? defaults.hostname;
   if (node.length > 64 || !/^[^\p{Cc}]+$/u.test(node)) {
     problem(`NODE_NAME must be 1-64 printable characters, got ${show(node)}`);
@@ -75,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
     listen: listen!,
     redis: { host: redisHost, port: redisPort, username, password },
     channel,
+    backplane: backplane as AppConfig['backplane'],
     node,
     rate: { perSecond, burst },
     publicDir: value('PUBLIC_DIR') ?? defaults.publicDir,

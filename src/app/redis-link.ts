@@ -8,6 +8,8 @@ export interface RedisLink {
   readonly pub: Redis;
   /** subscribes; ioredis re-subscribes it after every reconnect */
   readonly sub: Redis;
+  /** streams backplane only: the connection that waits in XREAD BLOCK for the other servers' entries */
+  readonly reader: Redis | undefined;
   state(): RedisLinkState;
   onChange(listener: (state: RedisLinkState) => void): void;
   /** quits both clients; resolves within about `timeoutMs` even when Redis does not answer */
@@ -17,7 +19,8 @@ export interface RedisLink {
 // The adapter calls publish/(p)subscribe/(p)unsubscribe without handling the returned promise, and
 // ioredis itself re-subscribes the same way after a reconnect. A command that fails while Redis is
 // away would then be an unhandled rejection, which ends a Node 20 process.
-const FIRE_AND_FORGET = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const;
+// The streams adapter does the same with SET (persisting a session when a client drops).
+const FIRE_AND_FORGET = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'set'] as const;
 
 function absorbRejections(client: Redis, onRejected: (method: string, err: Error) => void): void {
   const methods = client as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -51,13 +54,31 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
     disconnectTimeout: 1000,
     maxRetriesPerRequest: null,
   };
-  // No offline queue for publishing: during an outage the adapter's publishes fail at once and the
-  // message reaches only this server's clients, as the adapter documents. Queuing them instead would
-  // grow memory for as long as Redis is away and then replay stale messages out of order.
-  const pub = new Redis({ ...base, enableOfflineQueue: false, connectionName: `${clientName}:pub` });
+  const streams = config.backplane === 'streams';
+  // pubsub: no offline queue for publishing: during an outage the adapter's publishes fail at once
+  // and the message reaches only this server's clients, as the adapter documents (at most once).
+  // Queuing them would replay them into a channel nobody was subscribed to during the outage.
+  // streams: the queue is the promise. An XADD made while Redis is away waits and is sent, in
+  // order, when it is back; the other servers read the stream from where they were, so nothing
+  // accepted is lost. The cost: memory grows with what is accepted for as long as Redis is away.
+  const pub = new Redis({ ...base, enableOfflineQueue: streams, connectionName: `${clientName}:pub` });
   // The subscriber keeps its queue so the adapter's first PSUBSCRIBE waits for Redis instead of
   // failing when the app starts before Redis does.
   const sub = pub.duplicate({ enableOfflineQueue: true, connectionName: `${clientName}:sub` });
+  // The streams adapter duplicates the client it is given, first for its XREAD loop, then for its
+  // subscriber. Handing out these two instead gives every connection a name verify can find and
+  // keeps the subscriber under this link's watch. The reader must queue: the adapter retries a
+  // failed XREAD at once, which without a queue would spin for as long as Redis is away.
+  const reader = streams ? pub.duplicate({ enableOfflineQueue: true, connectionName: `${clientName}:stream` }) : undefined;
+  if (reader) {
+    const handOut = [reader, sub];
+    (pub as { duplicate: Redis['duplicate'] }).duplicate = () => {
+      const next = handOut.shift();
+      if (!next) throw new Error('the streams adapter asked for more Redis connections than the chat app has');
+      return next;
+    };
+  }
+  const clients = reader ? [pub, sub, reader] : [pub, sub];
 
   let state: RedisLinkState = 'connecting';
   let everConnected = false;
@@ -71,8 +92,8 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   const lastError = new Map<Redis, string>();
 
   const compute = (): RedisLinkState => {
-    if (closing || pub.status === 'end' || sub.status === 'end') return 'disconnected';
-    if (pub.status === 'ready' && sub.status === 'ready' && subSynced) return 'connected';
+    if (closing || clients.some((c) => c.status === 'end')) return 'disconnected';
+    if (clients.every((c) => c.status === 'ready') && subSynced) return 'connected';
     return everConnected ? 'reconnecting' : 'connecting';
   };
   const update = () => {
@@ -96,7 +117,9 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   });
   absorbRejections(sub, () => {});
 
-  for (const [role, client] of [['pub', pub], ['sub', sub]] as const) {
+  const roles: [string, Redis][] = [['pub', pub], ['sub', sub]];
+  if (reader) roles.push(['stream', reader]);
+  for (const [role, client] of roles) {
     for (const event of ['connect', 'ready', 'close', 'reconnecting', 'end']) client.on(event, update);
     // An 'error' without a listener would throw; ioredis retries on its own, so logging is all
     // that is needed, once per distinct error per outage rather than every retry.
@@ -128,6 +151,8 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   // whole interval forces a reconnect, and the state stops claiming "connected".
   const pending = new Map<Redis, number>();
   const watchdog = setInterval(() => {
+    // not the streams reader: it spends up to 5 s in XREAD BLOCK, and a PING behind it would look
+    // like a dead peer; its XREAD returns every 5 s, and TCP keepalive covers a vanished peer
     for (const client of [pub, sub]) {
       if (client.status !== 'ready') {
         pending.delete(client);
@@ -157,13 +182,14 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   return {
     pub,
     sub,
+    reader,
     state: () => state,
     onChange: (listener) => listeners.push(listener),
     async close(timeoutMs) {
       closing = true;
       clearInterval(watchdog);
       await Promise.all(
-        [pub, sub].map(async (client) => {
+        clients.map(async (client) => {
           if (client.status === 'ready') {
             let timer: NodeJS.Timeout | undefined;
             await Promise.race([

@@ -8,8 +8,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
+import { backplaneOptions } from './adapter.js';
 import { attachChat, type ChatServer } from './chat.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 import { createHttpHandler, loadAssets } from './http.js';
@@ -65,7 +65,7 @@ function main(): void {
     // A maximal message (1,000 characters, each escaped to 6 bytes of JSON) stays far below this;
     // anything bigger is not a chat message and engine.io closes that connection.
     maxHttpBufferSize: 64 * 1024,
-    adapter: createAdapter(link.pub, link.sub, { key: config.channel }),
+    ...backplaneOptions(config, link),
   });
   attachChat(io, { node: config.node, channel: config.channel, rate: config.rate, link });
 
@@ -75,7 +75,7 @@ function main(): void {
   });
   httpServer.once('listening', () => {
     log(
-      `listening on ${describeAddress(httpServer)} channel=${config.channel} ` +
+      `listening on ${describeAddress(httpServer)} channel=${config.channel} backplane=${config.backplane} ` +
         `redis=${config.redis.host}:${config.redis.port} auth=${config.redis.password === undefined ? 'none' : config.redis.username !== undefined ? `user ${config.redis.username}` : 'password'}`,
     );
   });

@@ -50,6 +50,7 @@ export function specChanges(before: LabSpec, after: LabSpec): SpecChange[] {
   if (r0.version !== r1.version) out.push({ kind: 'redis', appliedBy: 'deploy', text: `redis.version ${r0.version} → ${r1.version}` });
   if (r0.port !== r1.port) out.push({ kind: 'redis', appliedBy: 'deploy', text: `redis.port ${r0.port} → ${r1.port}` });
   if (r0.channel !== r1.channel) out.push({ kind: 'redis', appliedBy: 'deploy', text: `redis.channel ${r0.channel} → ${r1.channel}` });
+  if (r0.backplane !== r1.backplane) out.push({ kind: 'redis', appliedBy: 'deploy', text: `redis.backplane ${r0.backplane} → ${r1.backplane}` });
   if (JSON.stringify(r0.source) !== JSON.stringify(r1.source)) out.push({ kind: 'redis', appliedBy: 'deploy', text: 'redis.source changed' });
   if (before.app.port !== after.app.port) out.push({ kind: 'app', appliedBy: 'deploy', text: `app.port ${before.app.port} → ${after.app.port}` });
   if (JSON.stringify(before.app.rateLimit) !== JSON.stringify(after.app.rateLimit)) out.push({ kind: 'app', appliedBy: 'deploy', text: 'app.rateLimit changed' });

@@ -115,6 +115,7 @@ function normalize(raw: ParsedSpec, text: string, file: string): LabSpec {
       version: raw.redis.version,
       port: raw.redis.port,
       channel: raw.redis.channel,
+      backplane: raw.redis.backplane,
       source: normalizeSource(raw.redis.source, raw.redis.version, file),
     },
     app: { port: raw.app.port, rateLimit: raw.app.rateLimit },

@@ -101,6 +101,12 @@ export const labSpecSchema = z.strictObject({
       .string()
       .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'must be 1-64 letters, digits, "_", ".", ":" or "-"' })
       .default('ChatApp'),
+    /**
+     * how the chat servers exchange messages through Redis: pubsub (the tutorial's
+     * @socket.io/redis-adapter, at most once) or streams (@socket.io/redis-streams-adapter with
+     * connection state recovery: what a server accepted waits out a Redis outage instead of being dropped)
+     */
+    backplane: z.enum(['pubsub', 'streams']).default('pubsub'),
     source: redisSource.default('auto'),
   }),
   app: z

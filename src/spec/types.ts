@@ -4,6 +4,8 @@ import type { HypervSpec, ParsedSpec } from './schema.js';
 export type ProviderName = 'netns' | 'hyperv';
 export type Role = 'redis' | 'web';
 export type GuestOs = 'ubuntu' | 'windows';
+/** pubsub: @socket.io/redis-adapter (at most once); streams: @socket.io/redis-streams-adapter */
+export type Backplane = 'pubsub' | 'streams';
 
 export interface MachineSpec {
   name: string;
@@ -31,7 +33,7 @@ export interface LabSpec {
   name: string;
   provider?: ProviderName;
   network: { subnet: Subnet; cidr: string; prefix: number; gateway: string; nat?: boolean };
-  redis: { version: string; port: number; channel: string; source: RedisSource };
+  redis: { version: string; port: number; channel: string; backplane: Backplane; source: RedisSource };
   app: { port: number; rateLimit: { perSecond: number; burst: number } };
   machines: MachineSpec[];
   hyperv?: HypervSpec;

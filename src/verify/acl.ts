@@ -1,18 +1,19 @@
 import type { Redis } from 'ioredis';
 import { aclProbes, CHAT_USER } from '../roles/redis/acl.js';
 import type { CheckResult } from './checks.js';
+import type { Backplane } from '../spec/types.js';
 
 /**
  * The chat servers' Redis user can do its work and nothing else: ACL DRYRUN (Redis 7.0+), asked
  * as the default user, refuses CONFIG, FLUSHALL, KEYS and publishing or subscribing outside the
  * backplane's channels, and allows publishing and the adapter's pattern subscription on them.
  */
-export async function chatUserLimitedCheck(redis: Redis, channel: string, node: string): Promise<CheckResult> {
+export async function chatUserLimitedCheck(redis: Redis, channel: string, node: string, backplane: Backplane = 'pubsub'): Promise<CheckResult> {
   const name = `Redis user ${CHAT_USER} is limited to the backplane`;
   try {
     const wrong: string[] = [];
     const refused: string[] = [];
-    for (const p of aclProbes(channel)) {
+    for (const p of aclProbes(channel, backplane)) {
       const answer = String(await redis.call('ACL', 'DRYRUN', CHAT_USER, ...p.command));
       const allowed = answer === 'OK';
       if (allowed !== p.allowed) wrong.push(`${p.why}: ${p.allowed ? `refused (${answer})` : 'allowed'}`);
@@ -29,10 +30,12 @@ export async function chatUserLimitedCheck(redis: Redis, channel: string, node: 
 }
 
 /**
- * Every connection of the chat servers (named chat:<node>:pub and :sub by the app) is logged in
- * as the chat user, and every web node has its two.
+ * Every connection of the chat servers (named chat:<node>:pub, :sub and, with streams, :stream by
+ * the app) is logged in as the chat user, and every web node has each of them.
  */
-export async function chatConnectionsCheck(redis: Redis, nodes: string[], node: string): Promise<CheckResult> {
+export async function chatConnectionsCheck(redis: Redis, nodes: string[], node: string, backplane: Backplane = 'pubsub'): Promise<CheckResult> {
+  // the streams backplane adds the connection that reads the stream (chat:<node>:stream)
+  const roles = backplane === 'streams' ? ['pub', 'sub', 'stream'] : ['pub', 'sub'];
   const name = `the chat servers connect as Redis user ${CHAT_USER}`;
   try {
     const list = String(await redis.call('CLIENT', 'LIST'));
@@ -42,8 +45,9 @@ export async function chatConnectionsCheck(redis: Redis, nodes: string[], node: 
       .filter((c) => c.name.startsWith('chat:'));
     const problems: string[] = [];
     for (const n of nodes) {
-      const mine = conns.filter((c) => c.name === `chat:${n}:pub` || c.name === `chat:${n}:sub`);
-      if (mine.length < 2) problems.push(`${n}: ${mine.length} of its 2 connections`);
+      const mine = conns.filter((c) => roles.some((r) => c.name === `chat:${n}:${r}`));
+      const missing = roles.filter((r) => !mine.some((c) => c.name === `chat:${n}:${r}`));
+      if (missing.length > 0) problems.push(`${n}: no connection ${missing.map((r) => `chat:${n}:${r}`).join(', ')} (${mine.length} of its ${roles.length})`);
       for (const c of mine) if (c.user !== CHAT_USER) problems.push(`${c.name} is user ${c.user}`);
     }
     return problems.length === 0

@@ -3,7 +3,7 @@ import type { LabContext, Provider } from '../providers/provider.js';
 import { redisMachine, webMachines } from '../spec/types.js';
 import { redisPassword } from '../roles/redis/index.js';
 import { redisPaths } from '../roles/redis/paths.js';
-import { BackplaneTap, subscribedServers, type BackplaneMessage } from './backplane.js';
+import { openTap, serversChannel, subscribedServers, type BackplaneMessage, type Tap } from './backplane.js';
 import { ChatClient } from './chat-client.js';
 import type { BrowserReport } from './browser.js';
 import { measureDelivery, type DeliveryReport } from './delivery.js';
@@ -71,7 +71,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   });
 
   // 1b. the chat servers' own Redis user may do their work and nothing else
-  if (password) add(await withRedis(target, (c) => chatUserLimitedCheck(c, spec.redis.channel, redis.name)).catch((err: Error) => ({ name: 'Redis user chat is limited to the backplane', node: redis.name, ok: false, reason: err.message })));
+  if (password) add(await withRedis(target, (c) => chatUserLimitedCheck(c, spec.redis.channel, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'Redis user chat is limited to the backplane', node: redis.name, ok: false, reason: err.message })));
 
   // 2. it is the build from source
   try {
@@ -120,10 +120,10 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   }
 
   // 4. delivery across nodes, watched on the backplane at the same time
-  let tap: BackplaneTap | undefined;
+  let tap: Tap | undefined;
   const seen: BackplaneMessage[] = [];
   if (password) {
-    tap = new BackplaneTap(target, spec.redis.channel);
+    tap = openTap(target, spec.redis.channel, spec.redis.backplane);
     tap.onMessage((m) => {
       if (m.kind === 'broadcast' && m.chats) seen.push(m);
     });
@@ -143,25 +143,25 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   add({ name: 'messages reach every client on every node', ok: delivery.ok, reason: delivery.reason });
 
   // 4b. and they are connected to Redis as that user
-  if (password) add(await withRedis(target, (c) => chatConnectionsCheck(c, webs.map((w) => w.name), redis.name)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message })));
+  if (password) add(await withRedis(target, (c) => chatConnectionsCheck(c, webs.map((w) => w.name), redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message })));
 
   // 5. the traffic is on the Redis channel, and every web server is subscribed
   await tap?.stop();
   let backplane: VerifyReport['backplane'];
   try {
-    const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel));
+    const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel, spec.redis.backplane));
     const ours = seen.flatMap((m) => (m.chats ?? []).filter((c) => typeof c?.text === 'string' && c.text.startsWith('verify ')));
     const origins = [...new Set(ours.map((c) => c.origin ?? '?'))].sort();
     backplane = { broadcasts: ours.length, origins, serversSubscribed: servers, sample: seen[0] };
     const accepted = delivery.sent - delivery.refused;
     const problems: string[] = [];
     if (!tap) problems.push('could not subscribe to the backplane');
-    if (ours.length !== accepted) problems.push(`${ours.length} messages seen on ${spec.redis.channel}#*, ${accepted} expected`);
-    if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${spec.redis.channel}-request#/#, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
+    if (ours.length !== accepted) problems.push(`${ours.length} messages seen on ${tap?.describe ?? spec.redis.channel}, ${accepted} expected`);
+    if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${serversChannel(spec.redis.channel, spec.redis.backplane)}, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
     add({
       name: 'backplane carries the messages',
       ok: problems.length === 0,
-      reason: problems.length === 0 ? `${ours.length} messages on ${spec.redis.channel}#/# from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
+      reason: problems.length === 0 ? `${ours.length} messages on ${spec.redis.backplane === 'streams' ? tap!.describe : `${spec.redis.channel}#/#`} from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
     });
   } catch (err) {
     add({ name: 'backplane carries the messages', ok: false, reason: (err as Error).message });

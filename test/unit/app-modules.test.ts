@@ -32,11 +32,19 @@ describe('app config', () => {
       listen: { kind: 'port', port: 3000, host: undefined },
       redis: { host: '127.0.0.1', port: 6379, username: undefined, password: undefined },
       channel: 'ChatApp',
+      backplane: 'pubsub',
       node: 'box',
       rate: { perSecond: 20, burst: 40 },
       publicDir: '/bundle/public',
       redisWatchdogMs: 5000,
     });
+  });
+
+  it('picks the backplane from BACKPLANE: pubsub (default) or streams, nothing else', () => {
+    assert.equal(loadConfig({ BACKPLANE: 'streams' }, defaults).backplane, 'streams');
+    assert.equal(loadConfig({ BACKPLANE: 'pubsub' }, defaults).backplane, 'pubsub');
+    assert.match(configError({ BACKPLANE: 'Streams' }), /^BACKPLANE must be pubsub or streams, got "Streams"$/);
+    assert.match(configError({ BACKPLANE: 'kafka' }), /^BACKPLANE must be pubsub or streams/);
   });
 
   it('takes an all-digit PORT as a port and anything path-like as a pipe', () => {

@@ -132,6 +132,7 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
       REDIS_USERNAME: 'chat',
       REDIS_PASSWORD_FILE: 'C:\\labctl\\secrets\\redis.password',
       CHANNEL: 'ChatApp',
+      BACKPLANE: 'pubsub',
       RATE_PER_SEC: '20',
       RATE_BURST: '40',
     });
@@ -181,7 +182,9 @@ describe('web.config for iisnode', () => {
       assert.equal(rule.action['@type'], 'Rewrite');
     }
     const app = rules.find((r) => r['@name'] === 'app');
-    assert.equal(app.match['@url'], '.*', 'the catch-all rule matches every URL; its condition sends existing files to IIS');
+    assert.equal(app.match['@url'], '.*', 'the catch-all rule matches every URL; its condition sends existing files to IIS');    // the app picks its backplane from the settings iisnode passes it (redis.backplane, default pubsub)
+    const settings = doc.configuration.appSettings.add as { '@key': string; '@value': string }[];
+    assert.equal(settings.find((x) => x['@key'] === 'BACKPLANE')?.['@value'], 'pubsub');
   });
 });
 

@@ -76,6 +76,11 @@ const cases: BadCase[] = [
     problems: [`colour: unknown key \\(allowed here: name, provider, network, redis, app, machines, hyperv\\) ${LINE}`],
   },
   {
+    name: 'unknown backplane',
+    spec: (s) => (s.redis.backplane = 'kafka'),
+    problems: [`redis.backplane: .*"pubsub".*"streams".* ${LINE}`],
+  },
+  {
     name: 'unknown key in a machine',
     spec: (s) => (s.machines.web1.colour = 'red'),
     problems: [`machines\\.web1\\.colour: unknown key \\(allowed here: role, os, ip, cpus, memory, disk\\) ${LINE}`],
@@ -334,6 +339,7 @@ describe('the default spec', () => {
     );
     assert.equal(spec.redis.port, 6379);
     assert.equal(spec.redis.channel, 'ChatApp');
+    assert.equal(spec.redis.backplane, 'pubsub', 'the tutorial\'s backplane unless the spec says streams');
     assert.equal(spec.machines[1]!.memoryBytes, 4 * 2 ** 30);
   });
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { redisMachine } from '../../spec/types.js';
 import { redisPassword, REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
-import { BackplaneTap, type BackplaneMessage } from '../../verify/backplane.js';
+import { openTap, type BackplaneMessage } from '../../verify/backplane.js';
 import { LabNotCreatedError, OperationError } from '../../util/errors.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { positiveInt } from './verify.js';
@@ -27,7 +27,7 @@ export function registerWatch(program: Command): void {
       const redis = redisMachine(lab.spec);
       if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new LabNotCreatedError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
       await lab.provider.access(lab, redis).guardRoute?.();
-      const tap = new BackplaneTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel);
+      const tap = openTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel, lab.spec.redis.backplane);
       let seen = 0;
       await new Promise<void>((resolve, reject) => {
         const stop = () => {
@@ -47,11 +47,11 @@ export function registerWatch(program: Command): void {
         tap
           .start()
           .then(() => {
-            if (!g.json) process.stderr.write(`watching ${lab.spec.redis.channel}#*, -request#*, -response#* on ${redis.name} (${redis.ip}:${lab.spec.redis.port}); Ctrl-C to stop\n`);
+            if (!g.json) process.stderr.write(`watching ${tap.describe} on ${redis.name} (${redis.ip}:${lab.spec.redis.port}); Ctrl-C to stop\n`);
           })
           .catch((err: Error) => {
             clearTimeout(timer);
-            reject(new OperationError(`cannot subscribe on ${redis.name}: ${err.message}`));
+            reject(new OperationError(`cannot read the backplane on ${redis.name}: ${err.message}`));
           });
       });
     });

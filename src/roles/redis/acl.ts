@@ -1,4 +1,6 @@
+import { streamsKeys } from '../../app/backplane-keys.js';
 import type { LabContext } from '../../providers/provider.js';
+import type { Backplane } from '../../spec/types.js';
 import { generatePassword } from '../../state/secrets.js';
 import { sha256 } from '../../util/hash.js';
 
@@ -20,14 +22,42 @@ import { sha256 } from '../../util/hash.js';
  * Channels: PSUBSCRIBE's pattern must match an allowed pattern literally (Redis ACL docs), so
  * `ChatApp#/#*` is granted as written; as a glob it also covers the published broadcast
  * channels. No keys at all. The password is in redis.conf only as its sha256 (`#<hash>`).
+ *
+ * What @socket.io/redis-streams-adapter 0.3 sends (node_modules/@socket.io/redis-streams-adapter/
+ * dist/adapter.js and util.js; names from src/app/backplane-keys.ts, e.g. ChatApp-stream):
+ *   XADD   ChatApp-stream MAXLEN ~ 10000 * …        every broadcast (and room joins/leaves)
+ *   XREAD  BLOCK 5000 COUNT 100 STREAMS ChatApp-stream <offset>   its reading loop
+ *   SET    ChatApp-session:<pid> … PX <ms>           a disconnected client's session
+ *   MULTI, GET, DEL, EXEC on ChatApp-session:<pid>   taking a session back (its GETDEL)
+ *   XRANGE ChatApp-stream …                          the messages a recovered client missed
+ *   SUBSCRIBE  ChatApp#/#  ChatApp#/#<uid>#          what need not last: requests between servers
+ *   PUBLISH    ChatApp#/#  ChatApp#/#<uid>#
+ *   PUBSUB NUMSUB ChatApp#/#                         serverCount()
+ * plus ioredis's AUTH, CLIENT SETNAME, PING, QUIT as above. Keys: that stream and the sessions,
+ * nothing else; channels: `ChatApp#/#*` (the glob covers the public and the private channels).
+ * SET, GET and DEL only on the sessions, through a selector (Redis 7.0+): granted on the stream
+ * too, SET or DEL would let the chat user replace or delete everybody's backplane in one command.
  */
 export const CHAT_USER = 'chat';
 export const CHAT_PASSWORD_SECRET = 'redis_chat_password';
 
-export const CHAT_COMMANDS = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'pubsub|numsub', 'ping', 'client|setname'] as const;
+const COMMON_COMMANDS = ['publish', 'subscribe', 'unsubscribe', 'pubsub|numsub', 'ping', 'client|setname'];
 
-export function chatChannels(channel: string): string[] {
-  return [`${channel}#/#*`, `${channel}-request#/#`, `${channel}-response#/#*`];
+/** The commands the chat user may run on its channels and (streams) its stream. */
+export function chatCommands(backplane: Backplane): string[] {
+  return backplane === 'pubsub' ? [...COMMON_COMMANDS, 'psubscribe', 'punsubscribe'] : [...COMMON_COMMANDS, 'xadd', 'xread', 'xrange', 'multi', 'exec'];
+}
+
+/** streams: what the adapter does with sessions, on the session keys only (one ACL selector). */
+export const SESSION_COMMANDS = ['set', 'get', 'del'] as const;
+
+export function chatChannels(channel: string, backplane: Backplane = 'pubsub'): string[] {
+  return backplane === 'pubsub' ? [`${channel}#/#*`, `${channel}-request#/#`, `${channel}-response#/#*`] : [`${channel}#/#*`];
+}
+
+/** The keys the chat user's stream commands may touch: none with pub/sub; the stream with streams. */
+export function chatKeys(channel: string, backplane: Backplane = 'pubsub'): string[] {
+  return backplane === 'pubsub' ? [] : [streamsKeys(channel).stream];
 }
 
 /** The chat servers' Redis password: generated once per lab, kept in its secrets (0600). */
@@ -36,14 +66,16 @@ export function chatPassword(lab: LabContext): string {
 }
 
 /** The rules of the `user` line in redis.conf (after "user chat on"). */
-export function chatAclRules(channel: string, password: string): string {
+export function chatAclRules(channel: string, password: string, backplane: Backplane = 'pubsub'): string {
   return [
     `#${sha256(password)}`,
     'resetkeys',
+    ...chatKeys(channel, backplane).map((k) => `~${k}`),
     'resetchannels',
-    ...chatChannels(channel).map((c) => `&${c}`),
+    ...chatChannels(channel, backplane).map((c) => `&${c}`),
     '-@all',
-    ...CHAT_COMMANDS.map((c) => `+${c}`),
+    ...chatCommands(backplane).map((c) => `+${c}`),
+    ...(backplane === 'streams' ? [`(~${streamsKeys(channel).sessionPrefix}* ${SESSION_COMMANDS.map((c) => `+${c}`).join(' ')})`] : []),
   ].join(' ');
 }
 
@@ -51,8 +83,8 @@ export function chatAclRules(channel: string, password: string): string {
  * What verify asks Redis about the chat user with ACL DRYRUN (as the default user): each must
  * be refused, or allowed, as written. The allowed ones show the user exists and can do its work.
  */
-export function aclProbes(channel: string): { command: string[]; allowed: boolean; why: string }[] {
-  return [
+export function aclProbes(channel: string, backplane: Backplane = 'pubsub'): { command: string[]; allowed: boolean; why: string }[] {
+  const common = [
     { command: ['CONFIG', 'GET', 'requirepass'], allowed: false, why: 'CONFIG' },
     { command: ['FLUSHALL'], allowed: false, why: 'FLUSHALL' },
     { command: ['KEYS', '*'], allowed: false, why: 'KEYS' },
@@ -60,6 +92,25 @@ export function aclProbes(channel: string): { command: string[]; allowed: boolea
     { command: ['PUBLISH', `${channel}X#/#`, 'x'], allowed: false, why: `PUBLISH on ${channel}X#/#` },
     { command: ['SUBSCRIBE', 'labctl-outside'], allowed: false, why: 'SUBSCRIBE outside its channels' },
     { command: ['PUBLISH', `${channel}#/#`, 'x'], allowed: true, why: `PUBLISH on ${channel}#/#` },
-    { command: ['PSUBSCRIBE', `${channel}#/#*`], allowed: true, why: `PSUBSCRIBE ${channel}#/#*` },
+  ];
+  if (backplane === 'pubsub') {
+    return [
+      ...common,
+      { command: ['GET', `${channel}-session:x`], allowed: false, why: 'GET (no keys with pub/sub)' },
+      { command: ['PSUBSCRIBE', `${channel}#/#*`], allowed: true, why: `PSUBSCRIBE ${channel}#/#*` },
+    ];
+  }
+  const k = streamsKeys(channel);
+  return [
+    ...common,
+    { command: ['XADD', 'labctl-outside', '*', 'a', 'b'], allowed: false, why: 'XADD outside its stream' },
+    { command: ['GET', 'labctl-outside'], allowed: false, why: 'GET outside its sessions' },
+    { command: ['SET', k.stream, 'x'], allowed: false, why: `SET on ${k.stream}` },
+    { command: ['DEL', k.stream], allowed: false, why: `DEL ${k.stream}` },
+    { command: ['PSUBSCRIBE', `${channel}#/#*`], allowed: false, why: 'PSUBSCRIBE (the streams adapter does not)' },
+    { command: ['XADD', k.stream, 'MAXLEN', '~', '10000', '*', 'uid', 'x'], allowed: true, why: `XADD ${k.stream}` },
+    { command: ['XREAD', 'BLOCK', '5000', 'COUNT', '100', 'STREAMS', k.stream, '$'], allowed: true, why: `XREAD ${k.stream}` },
+    { command: ['SET', `${k.sessionPrefix}x`, 'v', 'PX', '1000'], allowed: true, why: `SET ${k.sessionPrefix}*` },
+    { command: ['DEL', `${k.sessionPrefix}x`], allowed: true, why: `DEL ${k.sessionPrefix}*` },
   ];
 }

@@ -61,7 +61,7 @@ export function redisSteps(rc: RoleContext): Step[] {
       port: spec.redis.port,
       password: redisPassword(lab),
       chatUser: CHAT_USER,
-      chatRules: chatAclRules(spec.redis.channel, chatPassword(lab)),
+      chatRules: chatAclRules(spec.redis.channel, chatPassword(lab), spec.redis.backplane),
       daemonize: access.services === 'pidfile' ? 'yes' : 'no',
       supervised: 'no',
       pidfile: paths.pidFile,

@@ -42,6 +42,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
       redisUser: CHAT_USER,
       passwordFile: (await paths()).passwordFile,
       channel: spec.redis.channel,
+      backplane: spec.redis.backplane,
       ratePerSec: spec.app.rateLimit.perSecond,
       rateBurst: spec.app.rateLimit.burst,
     });

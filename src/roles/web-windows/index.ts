@@ -127,6 +127,7 @@ export function renderWebConfig(lab: LabContext, m: MachineSpec): string {
     redisUser: CHAT_USER,
     passwordFile: PASSWORD_FILE,
     channel: spec.redis.channel,
+    backplane: spec.redis.backplane,
     ratePerSec: String(spec.app.rateLimit.perSecond),
     rateBurst: String(spec.app.rateLimit.burst),
     nodeExe: NODE_EXE,
