@@ -2,7 +2,7 @@ import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import type { ServerOptions } from 'socket.io';
 import type { AppConfig } from './config.js';
-import { streamsKeys } from './backplane-keys.js';
+import { streamsKeys } from '../spec/backplane-keys.js';
 import type { RedisLink } from './redis-link.js';
 
 /** How long a disconnected client's session (rooms, missed messages) is kept for it to come back. */

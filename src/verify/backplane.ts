@@ -1,6 +1,6 @@
 import notepack from 'notepack.io';
 import type { Redis } from 'ioredis';
-import { streamsKeys } from '../app/backplane-keys.js';
+import { streamsKeys } from '../spec/backplane-keys.js';
 import type { Backplane } from '../spec/types.js';
 import { checkClient, type RedisTarget } from './redis-probe.js';
 

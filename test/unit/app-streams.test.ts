@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { io as connect, type Socket } from 'socket.io-client';
 import { buildBundle, freePort, Harness, RedisProcess, uniqueText, waitUntil, type AppProcess } from '../helpers/app-harness.js';
 import { aclProbes, CHAT_USER, chatAclRules } from '../../src/roles/redis/acl.js';
-import { streamsKeys } from '../../src/app/backplane-keys.js';
+import { streamsKeys } from '../../src/spec/backplane-keys.js';
 import type { ChatMessage } from '../../src/app/protocol.js';
 import { renderTemplate } from '../../src/util/template.js';
 

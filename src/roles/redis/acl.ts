@@ -1,4 +1,4 @@
-import { streamsKeys } from '../../app/backplane-keys.js';
+import { streamsKeys } from '../../spec/backplane-keys.js';
 import type { LabContext } from '../../providers/provider.js';
 import type { Backplane } from '../../spec/types.js';
 import { generatePassword } from '../../state/secrets.js';
