@@ -1,7 +1,7 @@
 import type { Command, Option } from 'commander';
 
 /** What a command's positional arguments complete to. */
-export type ArgKind = 'machine' | 'log' | 'action' | 'checkpoint' | 'shell' | 'file' | 'none';
+export type ArgKind = 'machine' | 'log' | 'action' | 'cache-action' | 'checkpoint' | 'shell' | 'file' | 'none';
 
 export interface CommandShape {
   name: string;
@@ -18,10 +18,13 @@ export interface CommandShape {
 export const SHELLS = ['bash', 'zsh', 'powershell'] as const;
 export const LOG_WORDS = ['redis', 'app', 'build', 'sshd', 'console'];
 export const CHECKPOINT_ACTIONS = ['save', 'restore', 'list', 'remove'];
+export const CACHE_ACTIONS = ['ls', 'prune'] as const;
 /** options of labctl itself that name the lab: passed on to `labctl __complete` */
 const SELECTORS = ['--spec', '--lab', '--home'];
 
 const ARG_KINDS: Record<string, ArgKind> = { machine: 'machine', log: 'log', action: 'action', name: 'checkpoint', shell: 'shell' };
+/** an argument whose words depend on the command ("COMMAND ARGUMENT") */
+const COMMAND_ARG_KINDS: Record<string, ArgKind> = { 'cache action': 'cache-action' };
 
 function flags(o: Option): string[] {
   return [o.long, o.short].filter((f): f is string => Boolean(f));
@@ -33,7 +36,7 @@ export function commandShapes(program: Command): { commands: CommandShape[]; glo
   const commands = program.commands
     .filter((c) => !hidden(c))
     .map((c): CommandShape => {
-      const args = c.registeredArguments.map((a) => ARG_KINDS[a.name()] ?? (c.name() === 'ssh' ? 'file' : 'none'));
+      const args = c.registeredArguments.map((a) => COMMAND_ARG_KINDS[`${c.name()} ${a.name()}`] ?? ARG_KINDS[a.name()] ?? (c.name() === 'ssh' ? 'file' : 'none'));
       return {
         name: c.name(),
         description: c.description(),
@@ -123,6 +126,7 @@ _labctl() {
     checkpoint) COMPREPLY=($(compgen -W "$(_labctl_ask "\${sel[@]}" checkpoints)" -- "$cur"));;
     log) COMPREPLY=($(compgen -W ${q(LOG_WORDS.join(' '))} -- "$cur"));;
     action) COMPREPLY=($(compgen -W ${q(CHECKPOINT_ACTIONS.join(' '))} -- "$cur"));;
+    cache-action) COMPREPLY=($(compgen -W ${q(CACHE_ACTIONS.join(' '))} -- "$cur"));;
     shell) COMPREPLY=($(compgen -W ${q(SHELLS.join(' '))} -- "$cur"));;
     file) COMPREPLY=($(compgen -f -- "$cur"));;
   esac
@@ -203,6 +207,7 @@ ${cases((c) => `opts=(${c.options.map(q).join(' ')}); valueopts=(${c.valueOption
     (checkpoint) compadd -- \${(f)"$(_labctl_ask checkpoints $sel)"} ;;
     (log) compadd -- ${LOG_WORDS.join(' ')} ;;
     (action) compadd -- ${CHECKPOINT_ACTIONS.join(' ')} ;;
+    (cache-action) compadd -- ${CACHE_ACTIONS.join(' ')} ;;
     (shell) compadd -- ${SHELLS.join(' ')} ;;
     (file) _files ;;
   esac
@@ -296,6 +301,7 @@ ${table((c) => (c.variadic ? '$true' : '$false'))}
         'checkpoint' { $candidates = & $ask 'checkpoints' }
         'log' { $candidates = ${list(LOG_WORDS)} }
         'action' { $candidates = ${list(CHECKPOINT_ACTIONS)} }
+        'cache-action' { $candidates = ${list([...CACHE_ACTIONS])} }
         'shell' { $candidates = ${list([...SHELLS])} }
       }
     }

@@ -5,10 +5,15 @@ import { redisSteps } from './redis/index.js';
 import { loadBundle } from './web-linux/bundle.js';
 import { webLinuxSteps } from './web-linux/index.js';
 
+export interface DeployStepOptions {
+  /** false: Redis is built from source and not kept (deploy/up --no-cache) */
+  buildCache?: boolean;
+}
+
 /** Every deploy step of the lab: Redis on its machine, the chat app on each web machine. */
-export function deploySteps(lab: LabContext, provider: Provider): Step[] {
+export function deploySteps(lab: LabContext, provider: Provider, opts: DeployStepOptions = {}): Step[] {
   const redis = redisMachine(lab.spec);
-  const steps = redisSteps({ lab, providerName: provider.name, access: provider.access(lab, redis) });
+  const steps = redisSteps({ lab, providerName: provider.name, access: provider.access(lab, redis), buildCache: opts.buildCache });
   const redisService = `redis:${redis.name}:service`;
   let bundle: ReturnType<typeof loadBundle> | undefined;
   for (const m of lab.spec.machines.filter((x) => x.role === 'web')) {

@@ -59,6 +59,21 @@ export async function remoteSha256(t: Transport, access: Pick<MachineAccess, 'as
 }
 
 
+/**
+ * Uploads a file of the host to a machine over SFTP. When commands need sudo, the login user
+ * cannot write system paths, so it goes to a private temporary name first, as putFile does.
+ */
+export async function uploadFile(t: Transport, access: Pick<MachineAccess, 'asRoot'>, localFile: string, remotePath: string, mode = 0o644): Promise<void> {
+  if (!access.asRoot) {
+    await t.upload(localFile, remotePath, mode);
+    return;
+  }
+  const tmp = `/tmp/labctl-upload-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await t.upload(localFile, tmp, 0o600);
+  const octal = mode.toString(8).padStart(4, '0');
+  await t.run(access.asRoot(`sh -c ${shq(`install -m ${octal} ${shq(tmp)} ${shq(remotePath)}; rc=$?; rm -f ${shq(tmp)}; exit $rc`)}`));
+}
+
 /** Runs `fn` with a connection to the machine, closed (or handed back to the pool) after. */
 export async function withConnection<T>(access: Pick<MachineAccess, 'connect'>, fn: (t: Transport) => Promise<T>): Promise<T> {
   const t = await access.connect();

@@ -61,6 +61,9 @@ export class SshTransport implements Transport {
       });
       client.once('ready', () => {
         unregister();
+        // Without TCP_NODELAY each small request waits for the peer's delayed ACK (Nagle):
+        // an exec took ~90 ms instead of ~10 on loopback, an 8.6 MB SFTP upload 1.5 s instead of 0.2
+        client.setNoDelay(true);
         resolve(new SshTransport(client, target.name));
       });
       // `on`, not `once`: ssh2 can report a second error for the same connection (a handshake

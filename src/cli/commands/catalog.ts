@@ -131,6 +131,12 @@ export const CATALOG: CatalogEntry[] = [
     load: async () => (await import('./teardown.js')).registerTeardown,
   },
   {
+    name: 'cache',
+    args: '<action>',
+    description: 'list or prune the build cache: Redis builds kept on this host, installed instead of compiling again',
+    load: async () => (await import('./cache.js')).registerCache,
+  },
+  {
     name: 'completion',
     args: '<shell>',
     description: 'print a completion script for bash, zsh or powershell (commands, options, machine and lab names)',

@@ -15,7 +15,12 @@ export interface DeployOptions {
   redisTarball?: string;
   /** only these machines (the others are left as they are) */
   machines?: string[];
+  /** false with --no-cache: Redis compiled from source, the build cache neither used nor filled */
+  cache?: boolean;
 }
+
+/** --no-cache, shared by deploy and up. */
+export const NO_CACHE_OPTION = ['--no-cache', 'build Redis from source even when the build cache has it, and keep nothing in the cache'] as const;
 
 export function registerDeploy(program: Command): void {
   program
@@ -23,9 +28,10 @@ export function registerDeploy(program: Command): void {
     .argument('[machine...]', 'only these machines (default: all); the others are left as they are')
     .description('build Redis from source on the redis machine and run the chat app on every web machine')
     .option('--redis-tarball <file>', 'build Redis from this local source tarball (uploaded over SFTP)', readableFile)
+    .option(...NO_CACHE_OPTION)
     .addHelpText(
       'after',
-      '\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose\n  sudo labctl deploy web2          # the chat app on web2 again, nothing else',
+      '\nRedis comes from the build cache (labctl cache ls) when it holds a build of the same source,\nversion, architecture, distribution and compiler; a build from source is kept there.\n\nExamples:\n  sudo labctl deploy\n  sudo labctl deploy --redis-tarball ./redis-7.0.15.tar.gz --verbose\n  sudo labctl deploy web2          # the chat app on web2 again, nothing else\n  sudo labctl deploy --no-cache    # compile Redis even if the cache has it',
     )
     .action(async (machines: string[], opts: DeployOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
@@ -72,7 +78,7 @@ export async function deployLab(lab: Lab, reporter: Reporter, opts: DeployOption
   await lab.provider.deployPreflight?.(lab, lab.spec.machines.filter((m) => !only || only.includes(m.name)));
   reporter.phase(`deploy ${lab.spec.name} (${lab.provider.name})${only ? `: ${only.join(', ')}` : ''}`);
   try {
-    const all = deploySteps(lab, lab.provider);
+    const all = deploySteps(lab, lab.provider, { buildCache: opts.cache !== false });
     const steps = only ? stepsOfMachines(all, only) : all;
     const r = await runSteps(steps, { store: lab.store, onEvent: (e) => reporter.step(e) });
     const source = lab.store.fact<{ origin: string; kind: string }>('redis:source');

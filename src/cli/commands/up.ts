@@ -5,7 +5,7 @@ import { openLab, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 import { formatMs, Reporter } from '../reporter.js';
 import { createLab } from './create.js';
-import { deployLab } from './deploy.js';
+import { deployLab, NO_CACHE_OPTION } from './deploy.js';
 import { printVerify, runVerify, withVerifyOptions, type VerifyCliOptions } from './verify.js';
 import { runBrowserCheck } from './verify-browser.js';
 import { chromiumPath } from '../../verify/browser.js';
@@ -14,6 +14,8 @@ import { saveCheckpoint } from '../../living/checkpoints.js';
 
 interface UpOptions extends VerifyCliOptions {
   redisTarball?: string;
+  /** false with --no-cache */
+  cache?: boolean;
   browser?: boolean;
   checkpoint?: boolean;
 }
@@ -25,8 +27,9 @@ export function registerUp(program: Command): void {
   withVerifyOptions(program.command('up'))
     .description('create + deploy + verify, with progress; on a lab that is already up it only verifies')
     .option('--redis-tarball <file>', 'build Redis from this local source tarball', readableFile)
+    .option(...NO_CACHE_OPTION)
     .option('--checkpoint', `after the first green verify, take a checkpoint named "${CLEAN_CHECKPOINT}" of every machine (labctl checkpoint restore ${CLEAN_CHECKPOINT} comes back to it)`)
-    .addHelpText('after', `\nExamples:\n  sudo labctl up\n  sudo labctl up --browser --json\n  sudo labctl up --checkpoint       # and keep the fresh lab as checkpoint "${CLEAN_CHECKPOINT}"`)
+    .addHelpText('after', `\nExamples:\n  sudo labctl up\n  sudo labctl up --browser --json\n  sudo labctl up --checkpoint       # and keep the fresh lab as checkpoint "${CLEAN_CHECKPOINT}"\n  sudo labctl up --no-cache         # compile Redis even when the build cache has it (labctl cache ls)`)
     .action(async (opts: UpOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       if (opts.browser) chromiumPath();

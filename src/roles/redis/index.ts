@@ -8,10 +8,12 @@ import { OperationError } from '../../util/errors.js';
 import { sha256, sha256File } from '../../util/hash.js';
 import { renderTemplate } from '../../util/template.js';
 import { pingRedis } from '../../verify/redis-probe.js';
-import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
+import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand, uploadFile } from '../script.js';
 import { redisPaths } from './paths.js';
 import { CHAT_USER, chatAclRules, chatPassword } from './acl.js';
 import { effectiveSourceKind, resolveSource, type ResolvedSource } from './source.js';
+import { BuildCache } from '../../buildcache/store.js';
+import { fillCache, installFromCache, planBuild, type BuildPlan } from './cached-build.js';
 import { sleep } from '../../util/time.js';
 
 export const REDIS_PASSWORD_SECRET = 'redis_password';
@@ -21,6 +23,8 @@ export interface RoleContext {
   lab: LabContext;
   providerName: string;
   access: MachineAccess;
+  /** false: build from source, and keep nothing (--no-cache) */
+  buildCache?: boolean;
 }
 
 interface SourceFact extends ResolvedSource {
@@ -77,6 +81,15 @@ export function redisSteps(rc: RoleContext): Step[] {
       ? renderTemplate('redis/nftables.conf', { lab: spec.name, subnet: spec.network.cidr, port: spec.redis.port })
       : `ufw ${spec.network.cidr} ${spec.redis.port}`;
 
+  // undefined: --no-cache
+  const cache = rc.buildCache === false ? undefined : BuildCache.forHome(lab.home);
+  let buildPlan: BuildPlan | undefined;
+  const buildTitle = () => {
+    const into = `Redis ${spec.redis.version} into ${paths.prefix}`;
+    if (buildPlan?.from === 'cache') return `${m.name}: install ${into} from the build cache (${buildPlan.key.slice(0, 12)}, no compile)`;
+    return `${m.name}: build ${into.replace(' into ', ' from source into ')}${buildPlan ? ` (compiling; ${buildPlan.why})` : ''}`;
+  };
+
   return [
     {
       id: id('source'),
@@ -121,7 +134,10 @@ export function redisSteps(rc: RoleContext): Step[] {
     },
     {
       id: id('build'),
-      title: `${m.name}: build Redis ${spec.redis.version} from source into ${paths.prefix}`,
+      // the title says where the build comes from, once check() has looked (see buildTitle)
+      get title() {
+        return buildTitle();
+      },
       machine: m.name,
       deps: [id('source'), id('toolchain')],
       describe: () => ({ command: scriptCommand('redis/build.sh', ['SOURCE', 'SHA256', paths.work, paths.prefix, paths.buildLog, paths.confOrig, '{marker}']) }),
@@ -130,16 +146,48 @@ export function redisSteps(rc: RoleContext): Step[] {
         if (!fact) return false;
         return withMachine(async (t) => {
           const r = await t.exec(`cat ${shq(`${paths.prefix}/.labctl-build.json`)} && test -x ${shq(`${paths.prefix}/bin/redis-server`)}`);
-          if (r.code !== 0) return false;
-          try {
-            const marker = JSON.parse(r.stdout.split('\n')[0]!) as { version: string; sha256: string };
-            return marker.version === spec.redis.version && marker.sha256 === fact.sha256;
-          } catch {
-            return false;
+          let installed = false;
+          if (r.code === 0) {
+            try {
+              const marker = JSON.parse(r.stdout.split('\n')[0]!) as { version: string; sha256: string };
+              installed = marker.version === spec.redis.version && marker.sha256 === fact.sha256;
+            } catch {
+              installed = false;
+            }
           }
+          if (!installed && fact.request === request) buildPlan = await planBuild(t, access, cache, fact);
+          return installed;
         });
       },
-      apply: async (ctx) => withMachine((t) => buildRedis(t, access, sourceFact(), paths, ctx)),
+      apply: async (ctx) =>
+        withMachine(async (t) => {
+          const source = sourceFact();
+          const started = Date.now();
+          buildPlan ??= await planBuild(t, access, cache, source);
+          const marker = (extra: Record<string, unknown>) =>
+            JSON.stringify({ version: source.version, sha256: source.sha256, kind: source.kind, origin: source.origin, builtAt: new Date().toISOString(), ...extra });
+          if (buildPlan.from === 'cache' && cache) {
+            const plan = buildPlan;
+            const r = await installFromCache(t, access, cache, plan, paths, marker({ builtAt: plan.entry.created, fromCache: plan.key }), ctx);
+            if (r.ok) return { from: 'cache', cacheKey: plan.key, seconds: Math.round((Date.now() - started) / 100) / 10, source: source.origin };
+            ctx.log(`build cache entry ${plan.key}: ${r.why}${r.damaged ? ' (removed)' : ''}`);
+            buildPlan = {
+              from: 'source',
+              key: plan.key,
+              fields: plan.fields,
+              why: r.damaged ? `build cache entry ${plan.key.slice(0, 12)} was damaged (${r.why}): removed, compiling instead` : `installing from the build cache failed (${r.why}): compiling instead`,
+            };
+          }
+          const built = await buildRedis(t, access, source, paths, ctx, marker({}));
+          // a plan from the cache that fell through was turned into one from source above
+          const plan = buildPlan as Extract<BuildPlan, { from: 'source' }>;
+          let cacheNote = plan.why;
+          if (cache && plan.fields) {
+            cacheNote = await fillCache(t, access, cache, plan.fields, paths, { origin: source.origin, builtBy: `${spec.name}/${m.name}` }, ctx);
+            ctx.log(cacheNote);
+          }
+          return { ...built, from: 'source', cacheKey: plan.key, cache: cacheNote };
+        }),
     },
     {
       id: id('config'),
@@ -258,16 +306,16 @@ async function buildRedis(
   source: SourceFact,
   paths: ReturnType<typeof redisPaths>,
   ctx: StepContext,
+  marker: string,
 ): Promise<Record<string, unknown>> {
   const started = Date.now();
   let from = source.url ?? '';
   if (source.file) {
     ctx.progress('uploading the source');
     await t.run(asRoot(access, `mkdir -p ${shq(paths.work)}`));
-    await putFileFromHost(t, access, source.file, paths.upload);
+    await uploadFile(t, access, source.file, paths.upload);
     from = paths.upload;
   }
-  const marker = JSON.stringify({ version: source.version, sha256: source.sha256, kind: source.kind, origin: source.origin, builtAt: new Date().toISOString() });
   let compiled = 0;
   let partial = '';
   const r = await runScript(t, access, 'redis/build.sh', [from, source.sha256, paths.work, paths.prefix, paths.buildLog, paths.confOrig, marker], {
@@ -304,14 +352,4 @@ async function buildRedis(
     default:
       throw new OperationError(`installing Redis on ${access.machine.name} failed (exit ${r.code}): ${why}`, [`log: ${paths.buildLog}`]);
   }
-}
-
-async function putFileFromHost(t: Transport, access: MachineAccess, localFile: string, remotePath: string): Promise<void> {
-  if (!access.asRoot) {
-    await t.upload(localFile, remotePath, 0o644);
-    return;
-  }
-  const tmp = `/tmp/labctl-src-${process.pid}.tar.gz`;
-  await t.upload(localFile, tmp, 0o600);
-  await t.run(access.asRoot(`sh -c ${shq(`install -m 0644 ${shq(tmp)} ${shq(remotePath)}; rc=$?; rm -f ${shq(tmp)}; exit $rc`)}`));
 }

@@ -8,6 +8,10 @@ export function redisPaths(root: string, version: string) {
     work: p('var/lib/labctl/redis-build'),
     upload: p('var/lib/labctl/redis-build/source.tar.gz'),
     buildLog: p('var/log/labctl/redis-build.log'),
+    /** a build from the host's cache, uploaded; and a fresh build packed for the cache */
+    cacheArchive: p('var/lib/labctl/redis-build/cache.tar.gz'),
+    cacheManifest: p('var/lib/labctl/redis-build/cache.manifest'),
+    cachePack: p('var/lib/labctl/redis-build/cache-pack'),
     confDir: p('etc/redis'),
     conf: p('etc/redis/redis.conf'),
     confOrig: p('etc/redis/redis.conf.orig'),
