@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { onInterrupt, throwIfInterrupted } from '../util/cancel.js';
-import { OperationError, PreflightError, errorMessage } from '../util/errors.js';
+import { OperationError, errorMessage } from '../util/errors.js';
+import { PowerShellSession } from './powershell-session.js';
 import { TEMPLATES_DIR, templatePath } from '../util/template.js';
 
 /**
@@ -137,13 +137,13 @@ export interface LineChannel {
 
 /**
  * The runner proper: encodes the call, sends it over a channel, finds the framed answer.
- * The real channel is a node-powershell session; tests plug in a channel that plays the
+ * The real channel is a PowerShell process (powershell-session.ts); tests plug in a channel that plays the
  * wrapper's part, so everything on this side of PowerShell is exercised as it runs.
  */
 export class FramedRunner implements PowerShellRunner {
   /**
    * @param defaultTimeoutMs for calls that name none: a session that never answers (a hung
-   * cmdlet, or node-powershell missing its end delimiter) must not hang labctl forever
+   * cmdlet) must not hang labctl forever
    */
   constructor(
     private readonly channel: LineChannel,
@@ -171,118 +171,6 @@ export class FramedRunner implements PowerShellRunner {
 
   dispose(): Promise<void> {
     return this.channel.reset();
-  }
-}
-
-/** The minimal surface of node-powershell's PowerShell class that labctl uses. */
-interface ShellLike {
-  invoke(command: string): Promise<{ raw: string; stdout?: Buffer; stderr?: Buffer; hadErrors: boolean }>;
-  dispose(): Promise<void>;
-  streams: { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream };
-}
-
-type Refable = { ref?: () => void; unref?: () => void };
-
-/**
- * One long-lived Windows PowerShell 5.1 session (node-powershell), started on first use.
- * Calls are queued by node-powershell, one at a time. Between calls the child process and
- * its pipes are unref'd, so a finished command exits without anyone disposing the session.
- */
-export class NodePowerShellChannel implements LineChannel {
-  private shell: ShellLike | undefined;
-  private starting: Promise<ShellLike> | undefined;
-  private busy = 0;
-
-  /**
-   * @param executable powershell (Windows PowerShell 5.1, the default on a Hyper-V host), pwsh,
-   * or a path (LABCTL_POWERSHELL: the tests' simulated host is one)
-   * @param env extra environment for the PowerShell process
-   */
-  constructor(
-    private readonly executable = 'powershell',
-    private readonly env?: Record<string, string>,
-  ) {}
-
-  private async session(): Promise<ShellLike> {
-    if (this.shell) return this.shell;
-    this.starting ??= (async () => {
-      let mod: typeof import('node-powershell');
-      try {
-        mod = await import('node-powershell');
-      } catch (err) {
-        throw new PreflightError(`node-powershell cannot be loaded (${errorMessage(err)}): reinstall labctl`);
-      }
-      try {
-        const shell = new mod.PowerShell({
-          executable: this.executable as never,
-          executableOptions: { '-NoProfile': true, '-NonInteractive': true, '-ExecutionPolicy': 'Bypass' },
-          // text on stderr must not fail a call by itself: the framed answer decides
-          throwOnInvocationError: false,
-          ...(this.env ? { spawnOptions: { env: { ...process.env, ...this.env } } } : {}),
-        }) as unknown as ShellLike;
-        this.shell = shell;
-        return shell;
-      } catch (err) {
-        throw new PreflightError(`cannot start ${this.executable}.exe (${errorMessage(err)}): the hyperv provider needs Windows PowerShell 5.1`);
-      }
-    })();
-    try {
-      return await this.starting;
-    } finally {
-      this.starting = undefined;
-    }
-  }
-
-  private setRef(shell: ShellLike, on: boolean): void {
-    const handles: Refable[] = [
-      (shell as unknown as { process?: Refable }).process ?? {},
-      shell.streams.stdin as unknown as Refable,
-      shell.streams.stdout as unknown as Refable,
-      shell.streams.stderr as unknown as Refable,
-    ];
-    for (const h of handles) (on ? h.ref : h.unref)?.call(h);
-  }
-
-  async send(line: string, timeoutMs?: number): Promise<{ stdout: string; stderr: string }> {
-    throwIfInterrupted();
-    const shell = await this.session();
-    this.busy++;
-    this.setRef(shell, true);
-    let timer: NodeJS.Timeout | undefined;
-    let stopped: (err: Error) => void = () => {};
-    // Ctrl-C: the script stops with its PowerShell (a session busy in a script would read an
-    // "exit" only after it), and the call fails at once; the next call starts a new session
-    const unregister = onInterrupt(() => {
-      if (this.shell === shell) this.shell = undefined;
-      (shell as unknown as { process?: { kill(): boolean } }).process?.kill();
-      stopped(new OperationError('PowerShell stopped: labctl was interrupted'));
-    });
-    try {
-      const call = shell.invoke(line);
-      call.catch(() => {}); // a call cut short by a timeout or a kill settles (if ever) unheard
-      const result = await Promise.race([
-        call,
-        new Promise<never>((_, reject) => {
-          stopped = reject;
-          if (timeoutMs) timer = setTimeout(() => reject(new OperationError(`PowerShell did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-        }),
-      ]);
-      return { stdout: result.stdout?.toString('utf8') ?? result.raw, stderr: result.stderr?.toString('utf8') ?? '' };
-    } finally {
-      unregister();
-      if (timer) clearTimeout(timer);
-      this.busy--;
-      if (this.busy === 0 && this.shell) this.setRef(this.shell, false);
-    }
-  }
-
-  async reset(): Promise<void> {
-    const shell = this.shell;
-    this.shell = undefined;
-    if (!shell) return;
-    // waiting for the process to exit needs its handles counted again
-    this.setRef(shell, true);
-    await shell.dispose().catch(() => {});
   }
 }
 
@@ -335,9 +223,9 @@ export class PooledRunner implements PowerShellRunner {
   }
 }
 
-/** The runner labctl uses on a Windows host. */
-export function nodePowerShellRunner(executable = 'powershell', sessions = 4, env?: Record<string, string>): PowerShellRunner {
-  return new PooledRunner(() => new FramedRunner(new NodePowerShellChannel(executable, env)), sessions);
+/** The runner labctl uses on a Windows host: up to `sessions` PowerShell processes. */
+export function powerShellRunner(executable = 'powershell', sessions = 4, env?: Record<string, string>): PowerShellRunner {
+  return new PooledRunner(() => new FramedRunner(new PowerShellSession(executable, env)), sessions);
 }
 
 /**

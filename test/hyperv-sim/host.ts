@@ -2,14 +2,14 @@
  * A simulated Windows host with Hyper-V for the tests: a folder holding its state
  * (state.json), its C: drive and its disks, the cmdlets generated for it, and the session
  * configuration that loads the simulator into real PowerShell 7. labctl reaches it exactly as
- * it reaches a Windows host: its own node-powershell runner, only with the executable
+ * it reaches a Windows host: its own PowerShell runner, only with the executable
  * test/hyperv-sim/pwsh-sim instead of powershell.exe (LABCTL_POWERSHELL).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodePowerShellRunner, type PowerShellRunner } from '../../src/transports/powershell.js';
+import { powerShellRunner, type PowerShellRunner } from '../../src/transports/powershell.js';
 // @ts-expect-error: a plain .mjs script with no types
 import { generate } from './generate.mjs';
 
@@ -154,15 +154,28 @@ export class SimHost {
     this.putFile(windowsPath, `LABCTL-SIM-ISO windows-server ${JSON.stringify({ images })}\n`);
   }
 
-  /** labctl's own runner (node-powershell) over sessions of this host. */
+  /** labctl's own runner (src/transports/powershell-session.ts) over sessions of this host. */
   runner(): PowerShellRunner {
-    this.runnerInstance ??= nodePowerShellRunner(PWSH_SIM, 4, this.env());
+    this.runnerInstance ??= powerShellRunner(PWSH_SIM, 4, this.env());
     return this.runnerInstance;
   }
 
   /** Runs one template (e.g. "hyperv/new-vm.ps1") with named parameters, as labctl does. */
-  invoke<T = unknown>(script: string, params: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
-    return this.runner().invoke<T>(script, params, { timeoutMs });
+  async invoke<T = unknown>(script: string, params: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
+    try {
+      return await this.runner().invoke<T>(script, params, { timeoutMs });
+    } catch (err) {
+      // a call without an answer: show what every session of this host was doing
+      if (err instanceof Error && /did not answer/.test(err.message)) err.message += `\n${script}; the simulated host's trace:\n${this.traceTail()}`;
+      throw err;
+    }
+  }
+
+  /** The last lines of trace.log: each session's cmdlet calls and long waits for the state lock. */
+  traceTail(lines = 40): string {
+    const file = path.join(this.dir, 'trace.log');
+    if (!existsSync(file)) return '(no trace: no cmdlet ran)';
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   }
 
   async dispose(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * labctl's PowerShell bridge against real PowerShell: the node-powershell sessions, the
+ * labctl's PowerShell bridge against real PowerShell: the PowerShell sessions, the
  * one-line invocation, templates/hyperv/_invoke.ps1 decoding and splatting the parameters,
  * and the framed answer — the code path a Windows host runs, here with pwsh 7 and the
  * simulated host (the stand-in shell of test/unit/hyperv-powershell.test.ts only imitates it).

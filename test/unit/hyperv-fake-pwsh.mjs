@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// A stand-in for powershell.exe with `-Command -`, enough for node-powershell and labctl's
-// runner: it reads stdin line by line, answers node-powershell's delimiter lines
+// A stand-in for powershell.exe with `-Command -`, enough for labctl's
+// runner: it reads stdin line by line, answers the end-marker lines
 // ([Console]::Out/Error.WriteLine("...")), and plays templates/hyperv/_invoke.ps1 for
 // labctl's invocation lines: decode, "run" the script (it echoes its parameters back, or
 // fails when a parameter Fail is given), frame the answer. Anything else it prints to stderr.
 //
 // Lines are handled one at a time with a short pause, as a real PowerShell takes time to
-// run each: node-powershell finds the end of a call by its delimiter arriving in a later
-// read than the first one, and an instant shell would deliver both in one read.
+// run each. With FAKE_PWSH_VT=1 it is instant and behaves as PowerShell 7 does on Linux: each
+// time it reads its next line it writes the escape codes ESC[?1h ESC[?1l to stdout, so a whole
+// call arrives in one read with bytes after its end marker (node-powershell missed its second
+// delimiter then and waited for ever: test/unit/hyperv-powershell.test.ts).
 import { createInterface } from 'node:readline';
 import { setTimeout as pause } from 'node:timers/promises';
 
@@ -17,12 +19,14 @@ const CALL = /^& \(\[System\.Text\.Encoding\]::UTF8\.GetString\(\[System\.Conver
 
 const rl = createInterface({ input: process.stdin });
 let queue = Promise.resolve();
+const vt = process.env.FAKE_PWSH_VT === '1';
 rl.on('line', (line) => {
   queue = queue.then(async () => {
-    await pause(15);
+    if (!vt) await pause(15);
     // a call with a parameter Hang never returns, like a cmdlet stuck on a locked file
     if (CALL.test(line) && JSON.parse(Buffer.from(CALL.exec(line)[2], 'base64').toString('utf8')).params.Hang) await new Promise(() => {});
     handle(line);
+    if (vt) process.stdout.write('\x1b[?1h\x1b[?1l');
   });
 });
 rl.on('close', () => queue.then(() => process.exit(0)));

@@ -1,12 +1,12 @@
 /**
  * The PowerShell runner: how a call is encoded (only base64 varies on the line), how the
- * answer is found among other output, how errors come back, and the node-powershell session
+ * answer is found among other output, how errors come back, and the PowerShell session
  * itself, driven against a stand-in for powershell.exe (hyperv-fake-pwsh.mjs) because this
  * machine has no PowerShell.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import {
   decodeInvocation,
   encodeInvocation,
   frameAnswer,
-  nodePowerShellRunner,
+  powerShellRunner,
   parseFramed,
   scriptFile,
   WRAPPER,
@@ -143,13 +143,13 @@ describe('FramedRunner', () => {
   });
 });
 
-describe('node-powershell session (against a stand-in for powershell.exe)', () => {
+describe('the PowerShell session (against a stand-in for powershell.exe)', () => {
   const fake = path.join(tmp, 'fake-powershell.mjs');
   copyFileSync(path.join(here, 'hyperv-fake-pwsh.mjs'), fake);
   chmodSync(fake, 0o755);
 
   test('one long-lived process answers several calls, values intact', async () => {
-    const runner = nodePowerShellRunner(fake);
+    const runner = powerShellRunner(fake);
     try {
       const a = await runner.invoke<{ params: unknown; pid: number; wrapper: string; script: string }>('hyperv/get-vm.ps1', awkward);
       const b = await runner.invoke<{ params: unknown; pid: number }>('hyperv/start-vm.ps1', { VMName: 'x' });
@@ -165,8 +165,23 @@ describe('node-powershell session (against a stand-in for powershell.exe)', () =
     }
   });
 
+  test('a call is answered when its end arrives in one read with bytes after it (PowerShell 7 writes ESC[?1h ESC[?1l as it reads each line)', async () => {
+    const vtFake = path.join(tmp, 'fake-powershell-vt.sh');
+    writeFileSync(vtFake, `#!/bin/sh\nFAKE_PWSH_VT=1 exec ${JSON.stringify(process.execPath)} ${JSON.stringify(fake)} "$@"\n`);
+    chmodSync(vtFake, 0o755);
+    const runner = powerShellRunner(vtFake, 1);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await runner.invoke<{ params: { I: number } }>('hyperv/get-vm.ps1', { I: i }, { timeoutMs: 5000 });
+        assert.equal(r.params.I, i);
+      }
+    } finally {
+      await runner.dispose();
+    }
+  });
+
   test('a call that hangs times out, and the next call gets a new session', async () => {
-    const runner = nodePowerShellRunner(fake);
+    const runner = powerShellRunner(fake);
     try {
       const a = await runner.invoke<{ pid: number }>('hyperv/get-vm.ps1', {});
       await assert.rejects(runner.invoke('hyperv/get-vm.ps1', { Hang: true }, { timeoutMs: 400 }), /did not answer within/);
@@ -178,7 +193,7 @@ describe('node-powershell session (against a stand-in for powershell.exe)', () =
   });
 
   test('a long call does not hold up others: they get their own session, and their timeouts start when they start', async () => {
-    const runner = nodePowerShellRunner(fake, 2);
+    const runner = powerShellRunner(fake, 2);
     try {
       const stuck = runner.invoke('hyperv/build-windows-base.ps1', { Hang: true }, { timeoutMs: 3000 });
       const started = Date.now();
@@ -195,8 +210,8 @@ describe('node-powershell session (against a stand-in for powershell.exe)', () =
 
   test('an idle session does not keep labctl from exiting', async () => {
     const program = [
-      `import { nodePowerShellRunner } from ${JSON.stringify(path.resolve(here, '../../src/transports/powershell.ts'))};`,
-      `const r = nodePowerShellRunner(${JSON.stringify(fake)});`,
+      `import { powerShellRunner } from ${JSON.stringify(path.resolve(here, '../../src/transports/powershell.ts'))};`,
+      `const r = powerShellRunner(${JSON.stringify(fake)});`,
       `const out = await r.invoke('hyperv/get-vm.ps1', { Name: 'x' });`,
       `console.log(JSON.stringify(out.params));`,
       // no dispose: the process must still end

@@ -20,7 +20,7 @@ import { LabStore } from '../../src/state/store.js';
 import { Interruption, InterruptedError, processInterruption, resetProcessInterruption } from '../../src/util/cancel.js';
 import { LocalTransport } from '../../src/transports/local.js';
 import { PgidMarker } from '../../src/transports/ssh.js';
-import { nodePowerShellRunner } from '../../src/transports/powershell.js';
+import { powerShellRunner } from '../../src/transports/powershell.js';
 import { commandOfArgs, guardInterrupts, interruptedError, FORCED_EXIT_MS } from '../../src/cli/interrupt.js';
 import { isRunning } from '../helpers/leftovers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -216,7 +216,7 @@ describe('what labctl starts is stopped', () => {
     const fake = path.join(root, 'powershell-fake.mjs');
     copyFileSync(path.join(here, 'hyperv-fake-pwsh.mjs'), fake);
     chmodSync(fake, 0o755);
-    const runner = nodePowerShellRunner(fake);
+    const runner = powerShellRunner(fake);
     try {
       await runner.invoke('hyperv/get-vm.ps1', { Name: 'warm-up' });
       const call = runner.invoke('hyperv/get-vm.ps1', { Name: 'x', Hang: true });

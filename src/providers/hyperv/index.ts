@@ -1,7 +1,7 @@
 import type { Step } from '../../engine/step.js';
 import type { TeardownPlan } from '../../engine/teardown.js';
 import type { LabSpec, MachineSpec } from '../../spec/types.js';
-import { nodePowerShellRunner, powershellExecutable, type PowerShellRunner } from '../../transports/powershell.js';
+import { powerShellRunner, powershellExecutable, type PowerShellRunner } from '../../transports/powershell.js';
 import { SshTransport } from '../../transports/ssh.js';
 import { OperationError, PreflightError, errorMessage } from '../../util/errors.js';
 import { ensureLabClientKey, hostKeyFact, labClientKeyExists } from '../lab-keys.js';
@@ -25,7 +25,7 @@ import { ensurePackage, webPackagesFor, type WebPackage } from '../../roles/web-
 import type { AppBundle } from '../../roles/web-linux/bundle.js';
 
 export interface HypervDeps {
-  /** the PowerShell runner; default: a node-powershell session on Windows, none elsewhere */
+  /** the PowerShell runner; default: a PowerShell session on Windows, none elsewhere */
   runner?: PowerShellRunner;
   clock?: Clock;
   pollMs?: Partial<HypervEnv['pollMs']>;
@@ -54,7 +54,7 @@ export class HypervProvider implements Provider {
     if (this.deps.runner) return this.deps.runner;
     const executable = powershellExecutable(this.deps.platform ?? process.platform);
     if (!executable) return undefined;
-    this.runnerInstance ??= nodePowerShellRunner(executable);
+    this.runnerInstance ??= powerShellRunner(executable);
     return this.runnerInstance;
   }
 

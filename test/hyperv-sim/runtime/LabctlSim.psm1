@@ -28,6 +28,15 @@ $script:Dirty = $false
 $script:Drives = New-Object System.Collections.Generic.List[string]
 $script:Sessions = @{}
 
+# trace.log: one line per cmdlet call and per long lock wait (pid, time), so a test whose call
+# got no answer can show where each session was (host.ts traceTail)
+function Write-SimTrace([string]$Text) {
+  try {
+    $line = '{0:HH:mm:ss.fff} {1,6} {2}{3}' -f [DateTime]::UtcNow, $PID, $Text, [Environment]::NewLine
+    [System.IO.File]::AppendAllText((Join-Path -Path $script:SimHome -ChildPath 'trace.log'), $line)
+  } catch { }
+}
+
 function Get-SimHome { $script:SimHome }
 function Get-SimContext { $script:Context }
 function Set-SimContext([string]$Kind, [string]$VmId) { $script:Context = @{ kind = $Kind; vmId = $VmId } }
@@ -102,12 +111,15 @@ function Enter-SimLock {
   if ($script:LockDepth -gt 0) { $script:LockDepth++; return }
   $file = Join-Path -Path $script:SimHome -ChildPath 'state.lock'
   $deadline = [DateTime]::UtcNow.AddSeconds(120)
+  $since = [DateTime]::UtcNow
+  $told = $false
   while ($true) {
     try {
       $script:LockStream = [System.IO.File]::Open($file, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
       break
     } catch [System.IO.IOException] {
       if ([DateTime]::UtcNow -gt $deadline) { throw "the simulated host's state is locked by another session for 120 s: $file" }
+      if (-not $told -and ([DateTime]::UtcNow - $since).TotalSeconds -gt 2) { Write-SimTrace 'waiting for the state lock'; $told = $true }
       Start-Sleep -Milliseconds 15
     }
   }
@@ -194,6 +206,8 @@ function Invoke-SimCmdlet {
   }
   $params = @{}
   foreach ($k in $Bound.Keys) { $params[$k] = $Bound[$k] }
+  Write-SimTrace "> $Name"
+  $started = [DateTime]::UtcNow
   $errors = New-Object System.Collections.Generic.List[object]
   $context = $script:Context
   $failure = $null
@@ -220,6 +234,7 @@ function Invoke-SimCmdlet {
     $failure = $_.Exception
   }
   Sync-SimDrives
+  Write-SimTrace ('< {0} {1:0} ms{2}' -f $Name, ([DateTime]::UtcNow - $started).TotalMilliseconds, $(if ($null -ne $failure) { ' (failed)' } else { '' }))
   if ($null -ne $failure) {
     $Cmdlet.ThrowTerminatingError((New-SimErrorRecord $failure.Message $failure.Category $failure.Target $failure.ErrorId $Name))
   }
