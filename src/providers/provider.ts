@@ -1,4 +1,5 @@
 import type { Step } from '../engine/step.js';
+import type { FaultOps } from '../faults/types.js';
 import type { TeardownPlan } from '../engine/teardown.js';
 import type { Problem } from '../spec/semantics.js';
 import type { LabSpec, MachineSpec, ProviderName } from '../spec/types.js';
@@ -135,6 +136,8 @@ export interface Provider {
   webManagementUrl?(lab: LabContext, machine: MachineSpec): string | undefined;
   /** stop/start, checkpoints and logs (absent: the provider does not support them) */
   living?(lab: LabContext): LivingOps;
+  /** the faults `verify --fault` injects (absent: this provider cannot inject faults yet) */
+  faults?(lab: LabContext): FaultOps;
   teardownPlan(lab: LabContext): TeardownPlan;
   /** after teardown: anything of the lab still present, one line each */
   leftovers(lab: LabContext): Promise<string[]>;

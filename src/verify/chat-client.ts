@@ -11,11 +11,21 @@ export class ChatClient {
   readonly socket: Socket;
   node?: string;
 
+  /** reconnect: come back after a drop as the page does (fault runs), quickly, for as long as it takes */
   constructor(
     readonly url: string,
     readonly label: string,
+    { reconnect = false }: { reconnect?: boolean } = {},
   ) {
-    this.socket = io(url, { reconnection: false, forceNew: true, timeout: 5000, transports: ['polling', 'websocket'] });
+    this.socket = io(url, {
+      reconnection: reconnect,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 500,
+      randomizationFactor: 0.2,
+      forceNew: true,
+      timeout: 5000,
+      transports: ['polling', 'websocket'],
+    });
   }
 
   /** Connects and waits until the connection is upgraded to WebSocket. */

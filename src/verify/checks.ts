@@ -13,6 +13,9 @@ import { sha256File } from '../util/hash.js';
 import { pingRedis, withRedis } from './redis-probe.js';
 import { throwIfInterrupted } from '../util/cancel.js';
 import { chatConnectionsCheck, chatUserLimitedCheck } from './acl.js';
+import type { FaultReport } from './fault-analysis.js';
+import { runFaultDelivery, type FaultRequest } from './fault-run.js';
+import { sleep } from '../util/time.js';
 
 export interface CheckResult {
   name: string;
@@ -25,6 +28,8 @@ export interface VerifyOptions {
   clients: number;
   messages: number;
   rate?: number;
+  /** inject this fault while measuring delivery (verify --fault) */
+  fault?: FaultRequest;
   onProgress?: (text: string) => void;
 }
 
@@ -34,6 +39,8 @@ export interface VerifyReport {
   provider: string;
   checks: CheckResult[];
   delivery?: DeliveryReport;
+  /** verify --fault: per node lost, duplicated, out of order, outage and recovery */
+  fault?: FaultReport;
   backplane?: { broadcasts: number; origins: string[]; serversSubscribed: number; sample?: BackplaneMessage };
   browser?: BrowserReport;
   durationMs: number;
@@ -119,6 +126,9 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     }
   }
 
+  // 4'. delivery while a fault is injected: the fault's own report, then every server back on Redis
+  if (opts.fault) return faultChecks(opts.fault);
+
   // 4. delivery across nodes, watched on the backplane at the same time
   let tap: Tap | undefined;
   const seen: BackplaneMessage[] = [];
@@ -175,6 +185,35 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     backplane,
     durationMs: Date.now() - started,
   };
+
+  async function faultChecks(req: FaultRequest): Promise<VerifyReport> {
+    const { delivery, fault } = await runFaultDelivery(lab, provider, req, {
+      nodes: webs.map((m) => ({ name: m.name, url: `http://${m.ip}:${spec.app.port}` })),
+      clientsPerNode: opts.clients,
+      messagesPerClient: opts.messages,
+      ratePerClient: opts.rate ?? Math.max(1, Math.floor(spec.app.rateLimit.perSecond * 0.8)),
+      onProgress: opts.onProgress,
+    });
+    add({ name: `messages under ${req.kind} (${fault.fault.target}): ${spec.redis.backplane} keeps its promise`, ok: fault.ok, reason: fault.reason });
+    // after the fault every server is back on Redis as chat, and subscribed (bounded wait: a
+    // server may still be reconnecting when the last message arrived)
+    if (password) {
+      const names = webs.map((w) => w.name);
+      let conn = await withRedis(target, (c) => chatConnectionsCheck(c, names, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message }));
+      for (let i = 0; i < 50 && !conn.ok; i++) {
+        await sleep(200);
+        conn = await withRedis(target, (c) => chatConnectionsCheck(c, names, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: conn.name, node: redis.name, ok: false, reason: err.message }));
+      }
+      add({ ...conn, name: `after the fault: ${conn.name}` });
+      const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel, spec.redis.backplane)).catch(() => -1);
+      add({
+        name: 'after the fault: every server subscribed to the backplane',
+        ok: servers === webs.length,
+        reason: `${servers} servers subscribed to ${serversChannel(spec.redis.channel, spec.redis.backplane)}, expected ${webs.length}`,
+      });
+    }
+    return { ok: checks.every((c) => c.ok), lab: spec.name, provider: provider.name, checks, delivery, fault, durationMs: Date.now() - started };
+  }
 }
 
 /** The build labctl deploys: the sha256 of dist/app/server.cjs here, or why there is none. */

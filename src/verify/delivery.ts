@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sleep } from '../util/time.js';
+import type { FaultWindow } from '../faults/types.js';
 import { ChatClient } from './chat-client.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -13,6 +14,32 @@ export interface DeliveryOptions {
   /** how long to wait for stragglers after the last send */
   settleMs?: number;
   onProgress?: (text: string) => void;
+  /**
+   * A fault injected `atMs` after the first send, while sending goes on. The clients then come
+   * back after a drop (joining again, as the page does), a sender whose connection is down waits
+   * for it before sending, and the run is traced (report.trace) for the fault analysis.
+   */
+  fault?: { atMs: number; inject: () => Promise<FaultWindow> };
+  /** how long a send waits for the server's ack (default 5 s) */
+  ackTimeoutMs?: number;
+}
+
+/** What a fault run records beyond the counts: when each client received what, and when it was cut off. */
+export interface DeliveryTrace {
+  sendStart: number;
+  sendEnd: number;
+  window?: FaultWindow;
+  injectError?: string;
+  clients: {
+    key: string;
+    node: string;
+    /** per sending node: the receipt times (performance.now) of its accepted messages, in arrival order */
+    receipts: Map<string, number[]>;
+    /** each time the connection dropped, and when it was back (joined again) */
+    disconnects: { at: number; back?: number }[];
+  }[];
+  /** per receiving node: the send times of accepted messages one of its clients never got */
+  lostSentAt: Map<string, number[]>;
 }
 
 export interface NodeDelivery {
@@ -22,6 +49,7 @@ export interface NodeDelivery {
   received: number;
   lost: number;
   duplicated: number;
+  outOfOrder: number;
 }
 
 export interface DeliveryReport {
@@ -42,6 +70,8 @@ export interface DeliveryReport {
   durationMs: number;
   perNode: NodeDelivery[];
   failures: string[];
+  /** fault runs only; not part of the JSON report */
+  trace?: DeliveryTrace;
 }
 
 interface Participant {
@@ -57,6 +87,10 @@ interface Participant {
   received: number;
   duplicated: number;
   outOfOrder: number;
+  /** fault runs: connected and joined (a sender waits while it is not) */
+  ready: boolean;
+  receipts: Map<string, number[]>;
+  disconnects: { at: number; back?: number }[];
 }
 
 /**
@@ -77,8 +111,14 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
   const sentAt = new Float64Array(total * M);
   const senderNode: string[] = new Array(total);
   const joined = new Uint8Array(total);
+  // acknowledged by the server: only these are owed to every client (a refused or unanswered send
+  // is known to its sender as not sent)
+  const accepted = new Uint8Array(total * M);
   const prefix = `verify ${runId} `;
   const started = performance.now();
+  const fault = opts.fault;
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
+  let trace: DeliveryTrace | undefined;
 
   try {
     opts.onProgress?.(`connecting ${opts.nodes.length * opts.clientsPerNode} clients`);
@@ -87,7 +127,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
         Array.from({ length: opts.clientsPerNode }, async (_, i) => {
           const key = `${node.name}.${i}`;
           const index = opts.nodes.indexOf(node) * opts.clientsPerNode + i;
-          const client = new ChatClient(node.url, key);
+          const client = new ChatClient(node.url, key, { reconnect: fault !== undefined });
           const p: Participant = {
             key,
             index,
@@ -98,6 +138,9 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
             received: 0,
             duplicated: 0,
             outOfOrder: 0,
+            ready: false,
+            receipts: new Map(opts.nodes.map((n) => [n.name, []])),
+            disconnects: [],
           };
           participants.push(p);
           senderNode[index] = node.name;
@@ -110,6 +153,8 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
             return;
           }
           joined[index] = 1;
+          p.ready = true;
+          if (fault) followConnection(p);
           client.onChat((m) => {
             const now = performance.now();
             // text: "verify <run> <sender number> <seq>"
@@ -127,6 +172,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
             p.received++;
             if (seq < p.lastSeqFrom[from]!) p.outOfOrder++;
             else p.lastSeqFrom[from] = seq;
+            if (fault) p.receipts.get(senderNode[from]!)?.push(now);
             const t0 = sentAt[id]!;
             if (t0 > 0) {
               latencies.push(now - t0);
@@ -144,6 +190,19 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
     const refusals: string[] = [];
     const interval = 1000 / opts.ratePerClient;
     const sendStart = performance.now();
+    let injection: Promise<void> | undefined;
+    if (fault) {
+      trace = { sendStart, sendEnd: 0, clients: [], lostSentAt: new Map() };
+      const t = trace;
+      injection = sleep(fault.atMs).then(async () => {
+        opts.onProgress?.('injecting the fault');
+        try {
+          t.window = await fault.inject();
+        } catch (err) {
+          t.injectError = (err as Error).message;
+        }
+      });
+    }
     await Promise.all(
       ready.map(async (p, index) => {
         // spread the senders over one interval so they do not all fire at once
@@ -153,11 +212,15 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
           const due = sendStart + (interval * index) / ready.length + seq * interval;
           const wait = due - performance.now();
           if (wait > 1) await sleep(wait);
-          sentAt[p.index * M + seq] = performance.now();
+          // a page does not send into a dropped connection: wait (bounded) until it is back and joined
+          for (let waited = 0; fault && !p.ready && waited < 15_000; waited += 20) await sleep(20);
+          const id = p.index * M + seq;
+          sentAt[id] = performance.now();
           acks.push(
-            p.client.send(`${prefix}${p.index} ${seq}`).then(
+            p.client.send(`${prefix}${p.index} ${seq}`, ackTimeoutMs).then(
               (ack) => {
-                if (!ack.ok) {
+                if (ack.ok) accepted[id] = 1;
+                else {
                   refused++;
                   if (refusals.length < 3) refusals.push(`${p.node}: ${ack.error}`);
                 }
@@ -173,6 +236,8 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
       }),
     );
     const sendMs = performance.now() - sendStart;
+    if (trace) trace.sendEnd = performance.now();
+    await injection;
     const sent = ready.length * opts.messagesPerClient;
     const expectedEach = sent - refused;
     const deadline = performance.now() + (opts.settleMs ?? 5000);
@@ -187,9 +252,50 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
     for (const p of participants) p.client.close();
   }
 
+  /**
+   * Keeps a fault run's client joined across drops: every new connection joins again (a session
+   * the streams backplane recovered keeps its name; joining again is harmless).
+   */
+  function followConnection(p: Participant): void {
+    const s = p.client.socket;
+    s.on('disconnect', (reason) => {
+      // our own close() at the end of the run is not an outage
+      if (reason === 'io client disconnect') return;
+      p.ready = false;
+      p.disconnects.push({ at: performance.now() });
+    });
+    s.on('connect', () => {
+      p.client.join(`verify-${p.key}`).then(
+        (ack) => {
+          if (!ack.ok) return;
+          p.ready = true;
+          const last = p.disconnects[p.disconnects.length - 1];
+          if (last && last.back === undefined) last.back = performance.now();
+        },
+        () => {},
+      );
+    });
+  }
+
   function finish(ok: boolean, reason: string, sending = { sent: 0, refused: 0, sendMs: 0 }): DeliveryReport {
     const ready = participants.filter((p) => joined[p.index]);
     const expectedEach = sending.sent - sending.refused;
+    // With refusals, or in a fault run, count per message: a receipt of a send the server did not
+    // acknowledge is not owed to anyone (without them every sent message is owed, as counted)
+    if (sending.sent > 0 && (sending.refused > 0 || trace)) {
+      for (const p of ready) {
+        let owed = 0;
+        const lostAt: number[] = [];
+        for (let id = 0; id < total * M; id++) {
+          if (!accepted[id]) continue;
+          if (p.seen[id]) owed++;
+          else if (trace) lostAt.push(sentAt[id]!);
+        }
+        p.received = owed;
+        if (trace) trace.lostSentAt.set(p.node, [...(trace.lostSentAt.get(p.node) ?? []), ...lostAt]);
+      }
+    }
+    if (trace) trace.clients = ready.map((p) => ({ key: p.key, node: p.node, receipts: p.receipts, disconnects: p.disconnects }));
     const perNode: NodeDelivery[] = opts.nodes.map((n) => {
       const mine = ready.filter((p) => p.node === n.name);
       const received = mine.reduce((a, p) => a + p.received, 0);
@@ -200,6 +306,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
         received,
         lost: expectedEach * mine.length - received,
         duplicated: mine.reduce((a, p) => a + p.duplicated, 0),
+        outOfOrder: mine.reduce((a, p) => a + p.outOfOrder, 0),
       };
     });
     const expected = expectedEach * ready.length;
@@ -224,6 +331,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
       durationMs: Math.round(performance.now() - started),
       perNode,
       failures,
+      ...(trace ? { trace } : {}),
     };
     if (ok) {
       const problems: string[] = [];

@@ -7,6 +7,8 @@ import { runHost } from '../../util/exec.js';
 import type { LabContext, LivingOps, MachineAccess, MachineStatus, Provider } from '../provider.js';
 import { stoppedFact, type StoppedFact } from '../../living/facts.js';
 import { netnsLiving } from './living.js';
+import { netnsFaults } from './faults.js';
+import type { FaultOps } from '../../faults/types.js';
 import { assertRoutedToLab, connectNetns } from './connect.js';
 import { killAll, linkExists, listLinks, listNamespaces, namespaceExists, namespacePids, processesMentioning } from './host.js';
 import { machineLayout } from './layout.js';
@@ -69,6 +71,10 @@ export class NetnsProvider implements Provider {
 
   living(lab: LabContext): LivingOps {
     return netnsLiving(lab);
+  }
+
+  faults(lab: LabContext): FaultOps {
+    return netnsFaults(lab, (name) => this.access(lab, lab.spec.machines.find((m) => m.name === name)!));
   }
 
   teardownPlan(lab: LabContext): TeardownPlan {
