@@ -15,6 +15,7 @@ import { BUILD_RECIPE, buildKey, keyFields, parseMachineFacts, type BuildKeyFiel
 import { parseAge, selectPrune } from '../../src/buildcache/prune.js';
 import { BuildCache, buildsDir, type ListedEntry } from '../../src/buildcache/store.js';
 import { UsageError } from '../../src/util/errors.js';
+import { planBuild } from '../../src/roles/redis/cached-build.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../templates/redis/build-cache.sh');
@@ -134,6 +135,18 @@ describe('the store on the host', () => {
     const link = new BuildCache(path.join(base, 'link'));
     symlinkSync(cache.dir, link.dir);
     assert.match(link.unsafe()!, /is a symbolic link/);
+  });
+
+  test('the build step compiles, saying why, when the cache is off or its folder is unsafe (before asking the machine anything)', async () => {
+    const source = { kind: 'tarball' as const, version: '7.0.15', sha256: SHA, origin: 'test' };
+    const noMachine = new Proxy({}, { get: () => assert.fail('the machine is not asked') }) as any;
+    assert.deepEqual(await planBuild(noMachine, noMachine, undefined, source), { from: 'source', why: 'the build cache is off (--no-cache)' });
+    const cache = new BuildCache(path.join(fresh('unsafe'), 'builds'));
+    mkdirSync(cache.dir, { mode: 0o700 });
+    chmodSync(cache.dir, 0o757);
+    const plan = await planBuild(noMachine, noMachine, cache, source);
+    assert.equal(plan.from, 'source');
+    assert.match((plan as any).why, /^the build cache is not used: .* can be written by others \(mode 757\)$/);
   });
 
   test('list: newest use first, sizes, an entry without entry.json listed with its problem; touch records a use', () => {
@@ -307,6 +320,15 @@ describe('labctl cache ls | prune', () => {
       ['7.0.15', SHA, 'x86_64', 'debian 12 (bookworm)', 'cc (Debian 12.2.0-14) 12.2.0', 'lab/redis'],
     );
     assert.ok(json.entries[0].bytes > 0 && json.entries[0].created && json.entries[1].lastUsed === '2025-01-01T00:00:00.000Z');
+  });
+
+  test('ls says when deploy would not use the cache (a folder others can write to)', async () => {
+    const home = fresh('home');
+    const { cache } = seed(home);
+    chmodSync(cache.dir, 0o777);
+    const r = await runCli(['--home', home, 'cache', 'ls']);
+    assert.match(r.stdout, /^deploy does not use this cache: .* can be written by others \(mode 777\)/m);
+    assert.match(JSON.parse((await runCli(['--home', home, 'cache', 'ls', '--json'])).stdout).unusable, /can be written by others/);
   });
 
   test('prune --older-than removes only what was not used for that long; prune --all the rest; ls of an empty cache says so', async () => {

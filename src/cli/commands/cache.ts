@@ -66,7 +66,7 @@ function list(cache: BuildCache, g: GlobalOptions): void {
   const entries = cache.list();
   const total = entries.reduce((n, e) => n + e.bytes, 0);
   if (g.json) {
-    printJson({ dir: cache.dir, entries: entries.map(describe), bytes: total });
+    printJson({ dir: cache.dir, entries: entries.map(describe), bytes: total, ...(cache.unsafe() ? { unusable: cache.unsafe() } : {}) });
     return;
   }
   if (entries.length === 0) {
@@ -84,6 +84,8 @@ function list(cache: BuildCache, g: GlobalOptions): void {
     ),
   );
   print(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, ${mb(total)} in ${cache.dir}`);
+  const unsafe = cache.unsafe();
+  if (unsafe) print(`deploy does not use this cache: ${unsafe} (it must be a folder of this user's that others cannot write to)`);
 }
 
 function describe(e: ListedEntry) {

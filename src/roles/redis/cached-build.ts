@@ -55,7 +55,7 @@ export async function installFromCache(
   ctx.progress(`from cache ${short}: checking its files`);
   const bad = await cache.verify(plan.key);
   if (bad) {
-    cache.remove(plan.key);
+    forget(cache, plan.key);
     return { ok: false, damaged: true, why: bad };
   }
   ctx.progress(`from cache ${short}: uploading ${(plan.entry.archive.bytes / 1e6).toFixed(1)} MB`);
@@ -72,14 +72,27 @@ export async function installFromCache(
     timeoutMs: 600_000,
   });
   if (r.code === 0) {
-    cache.touch(plan.key);
+    try {
+      cache.touch(plan.key);
+    } catch {
+      // Redis is installed: a last-used time that could not be written only makes prune see it older
+    }
     return { ok: true };
   }
   const why = r.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${r.code}`;
   // 3 and 4: what the entry holds is not what was packed; anything else is this machine's trouble
   const damaged = r.code === 3 || r.code === 4;
-  if (damaged) cache.remove(plan.key);
+  if (damaged) forget(cache, plan.key);
   return { ok: false, damaged, why };
+}
+
+/** Removes a damaged entry, so the build from source that follows can keep a good one. */
+function forget(cache: BuildCache, key: string): void {
+  try {
+    cache.remove(key);
+  } catch {
+    /* left in place: it is checked, and refused, again next time */
+  }
 }
 
 /**
