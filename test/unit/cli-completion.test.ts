@@ -82,6 +82,10 @@ describe('labctl completion', () => {
     assert.deepEqual(complete(['labctl', 'verify', '--cl']), ['--clients']);
     assert.deepEqual(complete(['labctl', 'verify', '--clients', '']), [], 'an option\'s value is not a machine');
     assert.deepEqual(complete(['labctl', 'checkpoint', '']), ['save', 'restore', 'list', 'remove']);
+    assert.deepEqual(complete(['labctl', 'cache', '']), ['ls', 'prune']);
+    assert.deepEqual(complete(['labctl', 'cache', 'prune', '--']).slice(0, 2), ['--all', '--older-than']);
+    assert.deepEqual(complete(['labctl', 'cache', 'prune', '--older-than', '']), [], 'an age is not an action');
+    assert.deepEqual(complete(['labctl', 'up', '--no-c']), ['--no-cache']);
     assert.deepEqual(complete(['labctl', '--lab', '']), ['other-lab']);
     assert.deepEqual(complete(['labctl', '--js']), ['--json']);
   });
@@ -106,12 +110,13 @@ describe('labctl completion', () => {
     assert.deepEqual(complete(['labctl', 'logs', 'x', '']), ['redis', 'app', 'build', 'sshd', 'console']);
     assert.deepEqual(complete(['labctl', '--lab', '']), ['other-lab']);
     assert.ok(complete(['labctl', 'stop', '--']).includes('--save'), 'a command\'s options');
+    assert.deepEqual(complete(['labctl', 'cache', '']), ['ls', 'prune']);
   });
 
   test('PowerShell: the script parses without errors and TabExpansion2 completes through it', { skip: !existsSync(PWSH) && 'no PowerShell at .tools/pwsh (scripts/install-pwsh.sh installs it)' }, () => {
     const file = path.join(dir, 'labctl.ps1');
     const probe = path.join(dir, 'probe.ps1');
-    const lines = ['labctl st', `labctl --spec '${spec}' open `, 'labctl logs web1 ', 'labctl --lab ', 'labctl checkpoint re'];
+    const lines = ['labctl st', `labctl --spec '${spec}' open `, 'labctl logs web1 ', 'labctl --lab ', 'labctl checkpoint re', 'labctl cache '];
     writeFileSync(
       probe,
       [
@@ -131,5 +136,6 @@ describe('labctl completion', () => {
     assert.ok(out.includes('labctl logs web1  => redis app build sshd console'), r.stdout);
     assert.ok(out.includes('labctl --lab  => other-lab'), r.stdout);
     assert.ok(out.includes('labctl checkpoint re => restore remove'), r.stdout);
+    assert.ok(out.includes('labctl cache  => ls prune'), r.stdout);
   });
 });
