@@ -145,8 +145,11 @@ export function waitForChild(child: ChildProcess, timeoutMs = 120_000): Promise<
   });
 }
 
-/** Runs `labctl ...args` as a child process and waits for it (bounded by opts.timeoutMs). */
-export function labctl(args: string[], opts: LabctlOptions = {}): Promise<CliResult> {
+/**
+ * Runs `labctl ...args` as a child process and waits for it (bounded by opts.timeoutMs). A stale
+ * dist/ rejects rather than throws, so an after() hook's `.catch()` still goes on to its cleanup.
+ */
+export async function labctl(args: string[], opts: LabctlOptions = {}): Promise<CliResult> {
   const child = startLabctl(args, opts);
   return waitForChild(child, opts.timeoutMs ?? 120_000);
 }
