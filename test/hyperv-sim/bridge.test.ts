@@ -6,6 +6,7 @@
  * Subnet 198.18.60.0/24 (test/helpers/README.md).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { renderUserData } from '../../src/providers/hyperv/seed.js';
 import { generateSshKeyPair, SshTransport } from '../../src/transports/ssh.js';
@@ -98,3 +99,44 @@ describe('simulated VMs on real sockets', () => {
     assert.equal(bridge.namespaceOf('labctl-simlab-redis-vm2'), undefined, 'no namespace: nothing answers on the address');
   });
 });
+
+describe('what a killed run left', () => {
+  test('a link and a namespace a dead process made are removed when the next bridge starts; a live one\'s are not', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { existsSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const registry = '/run/labctl-sim-bridge';
+    mkdirSync(registry, { recursive: true });
+    const dead = 'lsbdeadtest0';
+    const deadNs = 'lsg-deadtest0';
+    const live = 'lsblivetest0';
+    const host = new SimHost();
+    const bridge = new SimNetworkBridge(host, { intervalMs: 100 });
+    try {
+      execFileSync('ip', ['link', 'add', dead, 'type', 'bridge']);
+      execFileSync('ip', ['netns', 'add', deadNs]);
+      execFileSync('ip', ['link', 'add', live, 'type', 'bridge']);
+      // a pid past the kernel's pid_max is never alive
+      writeFileSync(`${registry}/${dead}`, '4194305 link\n');
+      writeFileSync(`${registry}/${deadNs}`, '4194305 netns\n');
+      writeFileSync(`${registry}/${live}`, `${process.pid} link\n`);
+      bridge.start();
+      await waitFor('the dead run\'s link and namespace gone', () => (!linkExists(dead) && !existsSync(`/run/netns/${deadNs}`) ? true : undefined), { timeoutMs: 10_000 });
+      assert.ok(linkExists(live), 'a live process\'s link is left alone');
+      assert.ok(!existsSync(`${registry}/${dead}`) && !existsSync(`${registry}/${deadNs}`));
+    } finally {
+      await bridge.stop();
+      await host.dispose();
+      for (const l of [dead, live]) spawnSyncQuiet('ip', ['link', 'del', l]);
+      spawnSyncQuiet('ip', ['netns', 'del', deadNs]);
+      for (const f of [dead, deadNs, live]) spawnSyncQuiet('rm', ['-f', `${registry}/${f}`]);
+    }
+  });
+});
+
+function linkExists(name: string): boolean {
+  return spawnSyncQuiet('ip', ['link', 'show', name]) === 0;
+}
+
+function spawnSyncQuiet(file: string, args: string[]): number | null {
+  return spawnSync(file, args, { stdio: 'ignore' }).status;
+}

@@ -57,6 +57,42 @@ function macColons(mac: string): string {
   return hex.match(/../g)!.join(':');
 }
 
+/**
+ * What every bridge made, by name, with the pid of the test process that made it: a run that
+ * was killed (no after() hook) leaves its links and namespaces behind, and a leftover bridge
+ * with the lab's gateway address takes the route to the next run's guests (EHOSTUNREACH).
+ * The next bridge to start removes what dead processes made. /run is emptied at boot.
+ */
+const REGISTRY = '/run/labctl-sim-bridge';
+
+function claim(kind: 'link' | 'netns', name: string): void {
+  mkdirSync(REGISTRY, { recursive: true });
+  writeFileSync(path.join(REGISTRY, name), `${process.pid} ${kind}\n`);
+}
+
+function unclaim(name: string): void {
+  rmSync(path.join(REGISTRY, name), { force: true });
+}
+
+async function sweepStale(): Promise<string[]> {
+  if (!existsSync(REGISTRY)) return [];
+  const swept: string[] = [];
+  for (const name of readdirSync(REGISTRY)) {
+    const [pid, kind] = readFileSync(path.join(REGISTRY, name), 'utf8').trim().split(' ');
+    if (isAlive(Number(pid))) continue;
+    if (kind === 'netns') {
+      await killAll(await namespacePids(name));
+      await runHost('ip', ['netns', 'del', name], { allowFail: true });
+      rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+    } else {
+      await runHost('ip', ['link', 'del', name], { allowFail: true });
+    }
+    unclaim(name);
+    swept.push(`${kind} ${name}`);
+  }
+  return swept;
+}
+
 export class SimNetworkBridge {
   private readonly made: Made = { bridges: new Map(), guests: new Map() };
   private timer: NodeJS.Timeout | undefined;
@@ -75,9 +111,13 @@ export class SimNetworkBridge {
 
   start(): void {
     mkdirSync(this.dir, { recursive: true });
+    let first = true;
     const tick = () => {
       if (this.stopped) return;
-      this.busy = this.reconcile()
+      const sweep = first ? sweepStale().then(() => {}) : Promise.resolve();
+      first = false;
+      this.busy = sweep
+        .then(() => this.reconcile())
         .catch((err) => {
           this.problems.push(String(err));
         })
@@ -147,6 +187,8 @@ export class SimNetworkBridge {
     for (const [name, w] of want) {
       const had = this.made.bridges.get(name);
       if (had && had.addrs.join() === w.addrs.join()) continue;
+      await this.refuseTakenAddresses(name, w.addrs);
+      claim('link', name);
       await runHost('ip', ['link', 'add', name, 'type', 'bridge'], { allowFail: true });
       await runHost('ip', ['addr', 'flush', 'dev', name], { allowFail: true });
       for (const addr of w.addrs) await runHost('ip', ['addr', 'add', addr, 'dev', name]);
@@ -157,7 +199,22 @@ export class SimNetworkBridge {
 
   private async removeBridge(name: string): Promise<void> {
     await runHost('ip', ['link', 'del', name], { allowFail: true });
+    unclaim(name);
     this.made.bridges.delete(name);
+  }
+
+  /** Another link with the address the host's vNIC gets would take the route to the guests. */
+  private async refuseTakenAddresses(bridge: string, addrs: string[]): Promise<void> {
+    const shown = await runHost('ip', ['-j', 'addr', 'show'], { allowFail: true });
+    const links = JSON.parse(shown.stdout || '[]') as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[];
+    for (const l of links) {
+      if (l.ifname === bridge) continue;
+      for (const a of l.addr_info ?? []) {
+        if (addrs.includes(`${a.local}/${a.prefixlen}`)) {
+          throw new Error(`${a.local}/${a.prefixlen} is already on ${l.ifname} (left by another run?): remove it with ip link del ${l.ifname}`);
+        }
+      }
+    }
   }
 
   private async reconcileGuests(state: SimState): Promise<void> {
@@ -239,6 +296,8 @@ export class SimNetworkBridge {
     const peer = shortName('lsp', this.host.dir, vm.id);
     const g = { ns, veth, bridge, net, procs: [] as ChildProcess[] };
     this.made.guests.set(vm.id, g);
+    claim('netns', ns);
+    claim('link', veth);
     await runHost('ip', ['netns', 'add', ns]);
     await runHost('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', peer]);
     await runHost('ip', ['link', 'set', peer, 'netns', ns]);
@@ -265,6 +324,8 @@ export class SimNetworkBridge {
     await runHost('ip', ['netns', 'del', g.ns], { allowFail: true });
     rmSync(`/etc/netns/${g.ns}`, { recursive: true, force: true });
     rmSync(path.join(this.dir, g.ns), { recursive: true, force: true });
+    unclaim(g.veth);
+    unclaim(g.ns);
     this.made.guests.delete(id);
   }
 

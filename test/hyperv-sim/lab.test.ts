@@ -88,7 +88,7 @@ describe('labctl on a simulated Hyper-V host', () => {
 
   test('create builds the whole lab: network, base image, three VMs through every phase; SSH to the Ubuntu VM is real', async () => {
     const r = await run(['create']);
-    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.code, 0, `${describeResult(r)}\nbridge: ${bridge.problems.join('; ') || 'no problem'}`);
     const s = host.read();
     const vms = Object.fromEntries((s.vms as any[]).map((v) => [v.name, v]));
     for (const name of ['labctl-simhv-redis', 'labctl-simhv-web1', 'labctl-simhv-web2']) {

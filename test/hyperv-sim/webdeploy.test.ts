@@ -127,7 +127,7 @@ ${installers.join('\n')}
 
   test('create builds the lab', async () => {
     const r = await run(['create']);
-    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.code, 0, `${describeResult(r)}\nbridge: ${bridge.problems.join('; ') || 'no problem'}`);
   });
 
   test('deploy without Web Deploy on the host stops before changing anything, with the msiexec line to install it or hyperv.publish: copy', async () => {
