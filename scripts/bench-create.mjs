@@ -8,12 +8,12 @@
 //   sudo node scripts/bench-create.mjs [--runs N] [--strict]
 //
 // --strict: exit 1 when a median misses its target (otherwise the exit code only reports errors).
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkBuilt, fail, forceRemoveLab, labLeftovers, labNamespaces, median, runLabctl, secs } from './lib/bench-lab.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin/labctl');
@@ -27,7 +27,7 @@ const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 const STRICT = args.includes('--strict');
 if (!Number.isInteger(RUNS) || RUNS < 1) fail('--runs needs a whole number of at least 1');
 if (process.getuid?.() !== 0) fail('the netns benchmark creates network namespaces: run it as root (sudo node scripts/bench-create.mjs)');
-checkBuilt();
+checkBuilt(ROOT);
 
 const hash = createHash('sha256').update(LAB).digest('hex').slice(0, 6);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'labctl-bench-'));
@@ -47,6 +47,11 @@ writeFileSync(
     '',
   ].join('\n'),
 );
+const labDir = path.join(home, 'labs', LAB);
+const labctl = (argv, timeoutMs) => runLabctl(BIN, ['--spec', spec, '--home', home, ...argv], { env: { ...process.env, LABCTL_HOME: home }, timeoutMs });
+const namespaces = () => labNamespaces(LAB);
+const leftovers = () => labLeftovers(LAB, hash, labDir);
+const forceRemove = () => forceRemoveLab(LAB, hash, labDir);
 
 let cleaning = false;
 async function cleanup() {
@@ -109,93 +114,3 @@ try {
 process.exitCode = exitCode;
 
 // ---------------------------------------------------------------------------------------------
-
-function labctl(argv, timeoutMs = 120_000) {
-  const started = performance.now();
-  const child = spawn(process.execPath, [BIN, '--spec', spec, '--home', home, ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LABCTL_HOME: home },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
-
-function namespaces() {
-  return existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(`labctl-${LAB}-`)) : [];
-}
-
-function links() {
-  return readdirSync('/sys/class/net').filter((l) => l === `lcb${hash}` || l.startsWith(`lcv${hash}-`) || l.startsWith(`lcp${hash}-`));
-}
-
-function leftovers() {
-  const labDir = path.join(home, 'labs', LAB);
-  return [
-    ...namespaces().map((n) => `namespace ${n}`),
-    ...links().map((l) => `link ${l}`),
-    ...(existsSync(labDir) ? [`folder ${labDir}`] : []),
-  ];
-}
-
-/** Removes exactly the bench lab's namespaces (and their processes) and links. */
-function forceRemove() {
-  const found = leftovers();
-  for (const ns of namespaces()) {
-    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
-  for (const l of links()) spawnSync('ip', ['link', 'del', l]);
-  return found;
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function secs(ms) {
-  return `${(ms / 1000).toFixed(2)} s`;
-}
-
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(2);
-}
-
-/** dist/ must exist and be newer than every src/ file it was built from. */
-function checkBuilt() {
-  if (!existsSync(path.join(ROOT, 'dist/cli/main.js'))) fail('dist/ is missing: run `npx tsc -p .` first');
-  const stale = [];
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, e.name);
-      const rel = path.relative(path.join(ROOT, 'src'), full);
-      if (e.isDirectory()) {
-        if (rel !== 'app') walk(full);
-      } else if (e.name.endsWith('.ts')) {
-        const built = path.join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
-        if (existsSync(built) && statSync(built).mtimeMs + 1 < statSync(full).mtimeMs) stale.push(rel);
-      }
-    }
-  };
-  walk(path.join(ROOT, 'src'));
-  if (stale.length > 0) fail(`dist/ is older than src/ (${stale.slice(0, 3).join(', ')}): run \`npx tsc -p .\` first`);
-}
