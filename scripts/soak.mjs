@@ -6,7 +6,7 @@
 // split between them) chats at a steady rate through every web node while Redis is restarted
 // every --restart-every seconds. Prints per backplane: sent / received / lost / duplicated / out of
 // order, each restart's reconnect times (every app's Redis link back, delivery resumed per node)
-// and each app process's memory (VmRSS) at start and end. The lab is torn down at the end, after
+// and each app process's memory (VmRSS) at start and end (and before each restart). The lab is torn down at the end, after
 // Ctrl-C and after its time bound too. Exit 0 when it ran (the figures are the result), 1 when it
 // could not, 2 for bad arguments.
 import { spawnSync } from 'node:child_process';
@@ -138,6 +138,8 @@ async function soakOne(backplane) {
     const webs = lab.spec.machines.filter((m) => m.role === 'web');
     const redis = lab.spec.machines.find((m) => m.role === 'redis');
     const memoryStart = Object.fromEntries(webs.map((w) => [w.name, appMemory(lab, w.name)]));
+    // also sampled before each restart: a fresh process grows while it warms up, a leak keeps growing
+    const samples = Object.fromEntries(webs.map((w) => [w.name, [memoryStart[w.name].rssMiB]]));
     const restart = await lab.provider.faults(lab).prepare('redis-restart', redis, { downMs: 0 });
     const restarts = [];
     const everyMs = opts.restartEvery * 1000;
@@ -160,6 +162,7 @@ async function soakOne(backplane) {
             for (let k = 1; sendStart + k * everyMs + 20_000 <= sendStart + perModeMs; k++) {
               const wait = sendStart + k * everyMs - performance.now();
               if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+              for (const m of webs) samples[m.name].push(appMemory(lab, m.name).rssMiB);
               const w = await restart.run();
               first ??= w;
               const appsBack = {};
@@ -204,7 +207,7 @@ async function soakOne(backplane) {
         outOfOrder: delivery.outOfOrder,
         perNode: delivery.perNode,
         restarts: perRestart,
-        memory: Object.fromEntries(webs.map((w) => [w.name, { start: memoryStart[w.name], end: memoryEnd[w.name] }])),
+        memory: Object.fromEntries(webs.map((w) => [w.name, { start: memoryStart[w.name], end: memoryEnd[w.name], samplesMiB: [...samples[w.name], memoryEnd[w.name].rssMiB] }])),
       };
     } finally {
       await restart.close();
@@ -246,7 +249,7 @@ else {
     }
     for (const [node, m] of Object.entries(r.memory)) {
       const same = m.start.pid === m.end.pid ? '' : ` (pid ${m.start.pid} → ${m.end.pid}: restarted)`;
-      console.log(`  ${node} app memory (VmRSS): ${m.start.rssMiB} MiB at start, ${m.end.rssMiB} MiB at end${same}`);
+      console.log(`  ${node} app memory (VmRSS): ${m.start.rssMiB} MiB at start, ${m.end.rssMiB} MiB at end${same}; at start, before each restart, at end: ${m.samplesMiB.join(' → ')} MiB`);
     }
   }
   if (failed) console.error(`soak: ${failed.message}`);

@@ -87,6 +87,7 @@ describe('scripts/soak.mjs', { timeout: 170_000 }, () => {
       const m = s.memory[node];
       assert.ok(m.start.rssMiB > 10 && m.end.rssMiB > 10, `${node} memory: ${JSON.stringify(m)}`);
       assert.equal(m.start.pid, m.end.pid, 'the same app process from start to end');
+      assert.equal(m.samplesMiB.length, 4, 'start, before each of the 2 restarts, end');
     }
     console.log(`soak streams 45 s: ${s.received}/${s.expected}; ${s.restarts.map((x: any) => `Redis back ${x.redisBackMs} ms, apps ${Object.values(x.appsConnectedAfterMs).join('/')} ms`).join('; ')}; memory ${['web1', 'web2'].map((n) => `${n} ${s.memory[n].start.rssMiB}→${s.memory[n].end.rssMiB} MiB`).join(', ')}`);
     assert.deepEqual(leftovers(lab), [], 'the soak tore its lab down');
