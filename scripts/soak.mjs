@@ -91,7 +91,11 @@ machines:
 const log = (line) => process.stderr.write(`${line}\n`);
 function labctl(...args) {
   const r = spawnSync(process.execPath, [path.join(repo, 'bin/labctl'), '--home', home, '--spec', specFile, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 10 * 60_000 });
-  if (r.status !== 0) throw new Error(`labctl ${args.join(' ')} exited ${r.status ?? r.signal}:\n${(r.stderr ?? '').trim().split('\n').slice(-15).join('\n')}`);
+  if (r.status !== 0) {
+    // with --json labctl's error is the JSON document on stdout, not a line on stderr
+    const why = [r.stderr, args.includes('--json') ? r.stdout : ''].map((t) => (t ?? '').trim()).filter(Boolean).join('\n');
+    throw new Error(`labctl ${args.join(' ')} exited ${r.status ?? r.signal}:\n${why.split('\n').slice(-15).join('\n')}`);
+  }
   return r.stdout;
 }
 
