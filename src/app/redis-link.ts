@@ -61,15 +61,20 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
   // streams: the queue is the promise. An XADD made while Redis is away waits and is sent, in
   // order, when it is back; the other servers read the stream from where they were, so nothing
   // accepted is lost. The cost: memory grows with what is accepted for as long as Redis is away.
-  const pub = new Redis({ ...base, enableOfflineQueue: streams, connectionName: `${clientName}:pub` });
+  // A publish whose reply never came when the connection is replaced (the watchdog below, after a
+  // silent link) may or may not have reached Redis. pubsub: dropped, not sent again (at most once;
+  // a second copy would also arrive after newer messages). streams: sent again, as the adapter
+  // waits for its answer; the reading servers drop the repeat (stream-dedupe.ts).
+  const pub = new Redis({ ...base, enableOfflineQueue: streams, autoResendUnfulfilledCommands: streams, connectionName: `${clientName}:pub` });
   // The subscriber keeps its queue so the adapter's first PSUBSCRIBE waits for Redis instead of
   // failing when the app starts before Redis does.
-  const sub = pub.duplicate({ enableOfflineQueue: true, connectionName: `${clientName}:sub` });
+  // (Its unanswered (P)SUBSCRIBEs are sent again: the subscription must come back either way.)
+  const sub = pub.duplicate({ enableOfflineQueue: true, autoResendUnfulfilledCommands: true, connectionName: `${clientName}:sub` });
   // The streams adapter duplicates the client it is given, first for its XREAD loop, then for its
   // subscriber. Handing out these two instead gives every connection a name verify can find and
   // keeps the subscriber under this link's watch. The reader must queue: the adapter retries a
   // failed XREAD at once, which without a queue would spin for as long as Redis is away.
-  const reader = streams ? pub.duplicate({ enableOfflineQueue: true, connectionName: `${clientName}:stream` }) : undefined;
+  const reader = streams ? pub.duplicate({ enableOfflineQueue: true, autoResendUnfulfilledCommands: true, connectionName: `${clientName}:stream` }) : undefined;
   if (reader) {
     const handOut = [reader, sub];
     (pub as { duplicate: Redis['duplicate'] }).duplicate = () => {
@@ -163,7 +168,13 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
         if (Date.now() - since >= config.redisWatchdogMs) {
           pending.delete(client);
           log(`redis ${client === pub ? 'pub' : 'sub'} unresponsive for ${Date.now() - since} ms, reconnecting`);
-          client.disconnect(true);
+          // The publisher with a reset: a graceful close would leave the publishes the kernel still
+          // holds for the silent peer to be delivered when the link comes back, after newer ones
+          // (out of order). The subscriber closes gracefully, so that Redis, once it hears the FIN,
+          // drops its subscriptions instead of keeping a dead subscriber until its keepalive.
+          const socket = (client as unknown as { stream?: { resetAndDestroy?: () => void } }).stream;
+          if (client === pub && typeof socket?.resetAndDestroy === 'function') socket.resetAndDestroy();
+          else client.disconnect(true);
         }
         continue;
       }

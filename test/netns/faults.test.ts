@@ -85,7 +85,7 @@ describe('verify --fault on a netns lab, pubsub then streams', { timeout: 170_00
     assert.equal(report.fault.fault.kind, 'redis-restart');
     assert.equal(report.fault.fault.target, 'redis');
     assert.match(report.fault.promise, /at most once/);
-    assert.equal(report.fault.faultAtMs, 3000);
+    assert.ok(report.fault.faultAtMs >= 3000 && report.fault.faultAtMs < 3200, `the fault 3 s in: ${report.fault.faultAtMs} ms`);
     for (const n of nodes) {
       assert.equal(n.lossAllowed, true);
       assert.ok(n.outageMs > 0, `${n.node} saw an outage`);
