@@ -49,7 +49,7 @@ function parseArgs(argv) {
       (opts.redisTarball = path.resolve(v)), i++;
     } else if (a === '--json') opts.json = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     } else usage(`unknown argument ${JSON.stringify(a)} (--help lists them)`);
   }
