@@ -7,10 +7,11 @@
 #   build-essential, pkg-config   compiling Redis from source
 #   chromium             verify --browser (driven by playwright-core; no browser download)
 #   redis-server         only for the chat app's own tests on loopback (the lab builds its own)
+#   haproxy              the lb role: each netns lb machine runs the host's /usr/sbin/haproxy
 #   zsh                  the completion test parses (zsh -n) and runs labctl's zsh completion script
 #   wine64               the Windows-Node tests: Node.js for Windows runs under it (scripts/install-windows-node.sh)
 set -euo pipefail
-packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server zsh wine64)
+packages=(iproute2 nftables openssh-server build-essential pkg-config procps ca-certificates chromium redis-server haproxy zsh wine64)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: run as root (sudo $0)" >&2
@@ -25,7 +26,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "install-system-deps: installing ${missing[*]}"
-# Package installs must not start system services (sshd on :22, redis on :6379): labctl
+# Package installs must not start system services (sshd on :22, redis on :6379, haproxy): labctl
 # starts its own, inside its namespaces. policy-rc.d tells invoke-rc.d to leave them off.
 created_policy=no
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -1,6 +1,7 @@
 import type { Step } from '../engine/step.js';
 import type { LabContext, Provider } from '../providers/provider.js';
-import { redisMachine } from '../spec/types.js';
+import { lbMachine, redisMachine } from '../spec/types.js';
+import { lbSteps } from './lb/index.js';
 import { redisSteps } from './redis/index.js';
 import { loadBundle } from './web-linux/bundle.js';
 import { webLinuxSteps } from './web-linux/index.js';
@@ -10,7 +11,7 @@ export interface DeployStepOptions {
   buildCache?: boolean;
 }
 
-/** Every deploy step of the lab: Redis on its machine, the chat app on each web machine. */
+/** Every deploy step of the lab: Redis on its machine, the chat app on each web machine, the load balancer in front. */
 export function deploySteps(lab: LabContext, provider: Provider, opts: DeployStepOptions = {}): Step[] {
   const redis = redisMachine(lab.spec);
   const steps = redisSteps({ lab, providerName: provider.name, access: provider.access(lab, redis), buildCache: opts.buildCache });
@@ -27,6 +28,11 @@ export function deploySteps(lab: LabContext, provider: Provider, opts: DeploySte
       bundle.catch(() => {}); // reported by the first step that awaits it
     }
     steps.push(...webLinuxSteps({ lab, providerName: provider.name, access: provider.access(lab, m) }, redisService, bundle));
+  }
+  const lb = lbMachine(lab.spec);
+  if (lb) {
+    const webServices = steps.filter((s) => s.machine !== undefined && s.id.endsWith(':service') && lab.spec.machines.some((m) => m.role === 'web' && m.name === s.machine)).map((s) => s.id);
+    steps.push(...lbSteps({ lab, providerName: provider.name, access: provider.access(lab, lb) }, webServices));
   }
   return steps;
 }

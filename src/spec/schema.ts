@@ -16,7 +16,7 @@ const redisSource = z.union([
 ]);
 
 const machine = z.strictObject({
-  role: z.enum(['redis', 'web']),
+  role: z.enum(['redis', 'web', 'lb']),
   os: z.enum(['ubuntu', 'windows']),
   ip: z.string(),
   cpus: z.int().min(1).max(64).default(2),

@@ -34,6 +34,18 @@ export function checkSemantics(spec: LabSpec): Problem[] {
     add('machines', 'no machine has role web: the lab needs at least one web machine');
   }
 
+  // the load balancer: one HAProxy in front of the web machines, on Ubuntu like the redis machine
+  const lbs = spec.machines.filter((m) => m.role === 'lb');
+  if (lbs.length > 1) {
+    add(`machines.${lbs[1]!.name}.role`, `a second machine with role lb (${lbs.map((m) => m.name).join(', ')}): at most one load balancer is supported`);
+  }
+  if (lbs.length > 0 && !spec.machines.some((m) => m.role === 'web')) {
+    add(`machines.${lbs[0]!.name}.role`, 'a load balancer needs web machines to balance over: add at least one machine with role web');
+  }
+  for (const lb of lbs) {
+    if (lb.os !== 'ubuntu') add(`machines.${lb.name}.os`, 'the lb machine must run ubuntu (HAProxy from the distribution\'s packages)');
+  }
+
   const seenNames = new Map<string, string>();
   const seenIps = new Map<string, string>();
   for (const m of spec.machines) {

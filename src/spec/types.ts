@@ -2,7 +2,8 @@ import type { Subnet } from './ipv4.js';
 import type { HypervSpec, ParsedSpec } from './schema.js';
 
 export type ProviderName = 'netns' | 'hyperv';
-export type Role = 'redis' | 'web';
+/** lb: HAProxy in front of the web machines, the lab's address for browsers */
+export type Role = 'redis' | 'web' | 'lb';
 export type GuestOs = 'ubuntu' | 'windows';
 /** pubsub: @socket.io/redis-adapter (at most once); streams: @socket.io/redis-streams-adapter */
 export type Backplane = 'pubsub' | 'streams';
@@ -48,4 +49,19 @@ export function redisMachine(spec: LabSpec): MachineSpec {
 
 export function webMachines(spec: LabSpec): MachineSpec[] {
   return spec.machines.filter((x) => x.role === 'web');
+}
+
+/** The load balancer in front of the web machines, when the spec has one (at most one). */
+export function lbMachine(spec: LabSpec): MachineSpec | undefined {
+  return spec.machines.find((x) => x.role === 'lb');
+}
+
+/** The port the load balancer listens on (HTTP, the browsers' default). */
+export const LB_PORT = 80;
+
+/** Where a browser opens the lab: the load balancer when there is one, else each web machine. */
+export function browserUrls(spec: LabSpec): { name: string; url: string }[] {
+  const url = (ip: string, port: number) => `http://${ip}${port === 80 ? '' : `:${port}`}/`;
+  const lb = lbMachine(spec);
+  return lb ? [{ name: lb.name, url: url(lb.ip, LB_PORT) }] : webMachines(spec).map((m) => ({ name: m.name, url: url(m.ip, spec.app.port) }));
 }

@@ -140,10 +140,13 @@ export function netnsLiving(lab: LabContext): LivingOps {
               ['build', redis.buildLog],
               ['sshd', files.sshdLog],
             ]
-          : [
-              ['app', webPaths(files.root, '').logFile],
-              ['sshd', files.sshdLog],
-            ];
+          : m.role === 'lb'
+            ? // HAProxy here logs nowhere (no syslog in a namespace): its machine has only sshd's log
+              [['sshd', files.sshdLog]]
+            : [
+                ['app', webPaths(files.root, '').logFile],
+                ['sshd', files.sshdLog],
+              ];
       return entries.map(([kind, file]) => localLog(kind, file));
     },
   };
