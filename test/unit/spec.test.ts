@@ -221,7 +221,7 @@ const cases: BadCase[] = [
   {
     name: 'unknown role',
     spec: (s) => (s.machines.web1.role = 'cache'),
-    problems: [`machines\\.web1\\.role: must be one of "redis", "web" \\(got "cache"\\) ${LINE}`],
+    problems: [`machines\\.web1\\.role: must be one of "redis", "web", "lb" \\(got "cache"\\) ${LINE}`],
   },
   {
     name: 'redis machine on windows',
@@ -284,7 +284,7 @@ const cases: BadCase[] = [
     problems: [
       `redis\\.port: must be at least 1 \\(got 0\\) ${LINE}`,
       `app\\.colour: unknown key \\(allowed here: port, rateLimit\\) ${LINE}`,
-      `machines\\.web1\\.role: must be one of "redis", "web" \\(got "cache"\\) ${LINE}`,
+      `machines\\.web1\\.role: must be one of "redis", "web", "lb" \\(got "cache"\\) ${LINE}`,
     ],
   },
   {
