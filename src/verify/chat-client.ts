@@ -11,13 +11,19 @@ export class ChatClient {
   readonly socket: Socket;
   node?: string;
 
-  /** reconnect: come back after a drop as the page does (fault runs), quickly, for as long as it takes */
+  /**
+   * reconnect: come back after a drop as the page does (fault runs), quickly, for as long as it takes.
+   * cookies: keep the cookies the server sets, as a browser does (a load balancer's sticky-session
+   * cookie: without it each long-polling request may reach another server, which knows no such session).
+   */
   constructor(
     readonly url: string,
     readonly label: string,
-    { reconnect = false }: { reconnect?: boolean } = {},
+    { reconnect = false, cookies = false }: { reconnect?: boolean; cookies?: boolean } = {},
   ) {
     this.socket = io(url, {
+      // in Node, engine.io-client keeps a cookie jar only with withCredentials
+      withCredentials: cookies,
       reconnection: reconnect,
       reconnectionDelay: 100,
       reconnectionDelayMax: 500,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { LabContext, Provider } from '../providers/provider.js';
-import { redisMachine, webMachines } from '../spec/types.js';
+import { LB_PORT, lbMachine, redisMachine, webMachines } from '../spec/types.js';
+import { checkThroughLb } from './lb.js';
 import { redisPassword } from '../roles/redis/index.js';
 import { redisPaths } from '../roles/redis/paths.js';
 import { openTap, serversChannel, subscribedServers, type BackplaneMessage, type Tap } from './backplane.js';
@@ -175,6 +176,29 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     });
   } catch (err) {
     add({ name: 'backplane carries the messages', ok: false, reason: (err as Error).message });
+  }
+
+  // 6. the load balancer: browsers opening its address land on every web node and chat across them
+  const lb = lbMachine(spec);
+  if (lb) {
+    await (provider.guardRoute ? provider.guardRoute(lab, lb) : provider.access(lab, lb).guardRoute?.());
+    const url = `http://${lb.ip}:${LB_PORT}`;
+    // round-robin: two rounds over the web nodes put two clients on each
+    const r = await checkThroughLb(url, webs.map((w) => w.name), Math.max(4, 2 * webs.length));
+    const spread = Object.entries(r.spread).map(([n, c]) => `${n} ${c}`).join(', ');
+    const broken = r.failures.length > 0 ? `; ${r.failures.length} failed: ${r.failures.slice(0, 3).join('; ')}` : '';
+    add({
+      name: 'clients through the load balancer reach every web node',
+      node: lb.name,
+      ok: r.missed.length === 0 && r.failures.length === 0,
+      reason: `${r.clients} clients via ${url}: ${spread}${r.missed.length ? `; none on ${r.missed.join(', ')}` : ''}${broken}`,
+    });
+    add({
+      name: 'clients through the load balancer see each other\'s messages',
+      node: lb.name,
+      ok: r.clients > 0 && r.received === r.expected && r.failures.length === 0,
+      reason: `${r.received}/${r.expected} messages received, ${r.crossNode} of them from another node than the receiver's${broken}`,
+    });
   }
   return {
     ok: checks.every((c) => c.ok),

@@ -26,7 +26,7 @@ import { describeResult, labctl, startLabctl, type CliResult, type LabctlOptions
 import { forceCleanup, labDir, leftovers, namespaceInodes, type LabIdentity } from './leftovers.js';
 
 export interface MachineOptions {
-  role: 'redis' | 'web';
+  role: 'redis' | 'web' | 'lb';
   os: 'ubuntu' | 'windows';
   /** default: .10, .11, ... of the subnet in spec order */
   ip?: string;

@@ -3,6 +3,7 @@ import { openLab, type GlobalOptions, type Lab } from '../context.js';
 import { print, printJson } from '../output.js';
 import { table } from '../reporter.js';
 import type { MachineStatus } from '../../providers/provider.js';
+import { browserUrls, lbMachine } from '../../spec/types.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -13,7 +14,8 @@ export function registerStatus(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const lab = openLab(g, 'status', { lock: false });
       const machines = await lab.provider.status(lab).finally(() => lab.close());
-      if (g.json) printJson({ lab: lab.spec.name, provider: lab.provider.name, created: lab.store.exists(), machines });
+      const lb = lbMachine(lab.spec);
+      if (g.json) printJson({ lab: lab.spec.name, provider: lab.provider.name, created: lab.store.exists(), machines, ...(lb ? { address: browserUrls(lab.spec)[0]!.url } : {}) });
       else printStatus(lab, machines);
     });
 }
@@ -32,4 +34,7 @@ export function printStatus(lab: Lab, machines: MachineStatus[]): void {
       ]),
     ),
   );
+  // with a load balancer the lab has one address for browsers: its own
+  const lb = lbMachine(lab.spec);
+  if (lb) print(`open the lab in a browser at ${browserUrls(lab.spec)[0]!.url} (load balancer ${lb.name})`);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readableFile } from '../inputs.js';
-import { webMachines } from '../../spec/types.js';
+import { webMachines, browserUrls, lbMachine } from '../../spec/types.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 import { formatMs, Reporter } from '../reporter.js';
@@ -71,8 +71,14 @@ export function registerUp(program: Command): void {
           print('');
           print(`phases: ${Object.entries(phases).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ')}`);
           if (ok) {
-            print(`The lab is up. Open each chat server in its own browser window:`);
-            for (const m of webMachines(lab.spec)) print(`  http://${m.ip}${lab.spec.app.port === 80 ? '' : `:${lab.spec.app.port}`}/   (${m.name})`);
+            const lb = lbMachine(lab.spec);
+            if (lb) {
+              print(`The lab is up. Open it in your browser through its load balancer (${lb.name}): ${browserUrls(lab.spec)[0]!.url}`);
+              print(`  each chat server on its own: ${webMachines(lab.spec).map((m) => `http://${m.ip}${lab.spec.app.port === 80 ? '' : `:${lab.spec.app.port}`}/`).join('  ')}`);
+            } else {
+              print(`The lab is up. Open each chat server in its own browser window:`);
+              for (const m of webMachines(lab.spec)) print(`  http://${m.ip}${lab.spec.app.port === 80 ? '' : `:${lab.spec.app.port}`}/   (${m.name})`);
+            }
             print('Watch the backplane: labctl watch   ·   Redis: labctl redis-cli   ·   Remove it all: labctl teardown');
             if (checkpoint) print(`Checkpoint "${checkpoint}" keeps this state: labctl checkpoint restore ${checkpoint} comes back to it.`);
             else if (canCheckpoint) print(`Keep this state to come back to: labctl checkpoint save ${CLEAN_CHECKPOINT} (or labctl up --checkpoint next time).`);
