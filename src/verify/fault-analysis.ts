@@ -1,6 +1,6 @@
 import type { FaultWindow } from '../faults/types.js';
 import type { Backplane } from '../spec/types.js';
-import type { DeliveryReport, DeliveryTrace } from './delivery.js';
+import type { DeliveryReport, DeliveryTrace, NodeDelivery } from './delivery.js';
 
 /** Recovery must be within this of the fault's end, whatever the backplane (issue 11). */
 export const RECOVERY_LIMIT_MS = 5000;
@@ -10,14 +10,7 @@ export const RECOVERY_LIMIT_MS = 5000;
  */
 const OUTAGE_MARGIN_BEFORE_MS = 1000;
 
-export interface NodeFaultFigures {
-  node: string;
-  clients: number;
-  expected: number;
-  received: number;
-  lost: number;
-  duplicated: number;
-  outOfOrder: number;
+export interface NodeFaultFigures extends NodeDelivery {
   /** the longest time a client of the node received nothing from one of the sending nodes, around the fault */
   outageMs: number;
   /** how long after the fault ended the last of those gaps closed (0: it closed before); null: never */
