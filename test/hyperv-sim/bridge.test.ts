@@ -120,9 +120,11 @@ describe('what a killed run left', () => {
       writeFileSync(`${registry}/${deadNs}`, '4194305 netns\n');
       writeFileSync(`${registry}/${live}`, `${process.pid} link\n`);
       bridge.start();
-      await waitFor('the dead run\'s link and namespace gone', () => (!linkExists(dead) && !existsSync(`/run/netns/${deadNs}`) ? true : undefined), { timeoutMs: 10_000 });
+      // each is deleted, then its registry entry: wait for the last of them
+      const gone = () => !linkExists(dead) && !existsSync(`/run/netns/${deadNs}`) && !existsSync(`${registry}/${dead}`) && !existsSync(`${registry}/${deadNs}`);
+      await waitFor('the dead run\'s link, namespace and their registry entries gone', () => (gone() ? true : undefined), { timeoutMs: 10_000 });
       assert.ok(linkExists(live), 'a live process\'s link is left alone');
-      assert.ok(!existsSync(`${registry}/${dead}`) && !existsSync(`${registry}/${deadNs}`));
+      assert.ok(existsSync(`${registry}/${live}`), 'and so is its registry entry');
     } finally {
       await bridge.stop();
       await host.dispose();
