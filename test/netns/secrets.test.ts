@@ -35,12 +35,21 @@ let sampler: Promise<void> | undefined;
 function sampleProcesses(): void {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
+    let argv0 = '';
     for (const part of ['cmdline', 'environ']) {
       try {
-        const text = readFileSync(`/proc/${entry}/${part}`, 'latin1').replace(/\0/g, ' ');
+        const raw = readFileSync(`/proc/${entry}/${part}`, 'latin1');
+        if (part === 'cmdline') argv0 = raw.split('\0')[0] ?? '';
+        let vars = raw.split('\0').filter(Boolean);
+        // The one place a secret is meant to be: redis-cli reads the admin password from
+        // REDISCLI_AUTH (Redis's documented way; `labctl redis-cli` sets it from a file on the
+        // machine). An environment is readable by its owner and root only, unlike a command line.
+        if (part === 'environ' && /(^|\/)redis-cli$/.test(argv0)) vars = vars.filter((v) => !v.startsWith('REDISCLI_AUTH='));
+        const text = vars.join(' ');
         if (!text) continue;
         const key = createHash('sha1').update(text).digest('hex');
-        if (!processes.has(key)) processes.set(key, `pid ${entry} ${part}: ${text}`);
+        // named by pid, part and program only: a failure message must not print what it found
+        if (!processes.has(key)) processes.set(key, `pid ${entry} ${part} (${path.basename(argv0) || '?'})\n${text}`);
       } catch {
         /* gone, or not ours to read */
       }
@@ -180,7 +189,7 @@ describe('least privilege and secrets on netns: the chat user, and no secret in 
       ...outputs,
       ...logs.map((f) => ({ what: path.relative(lab.dir, f), text: readFileSync(f, 'latin1') })),
       { what: 'state.json', text: readFileSync(lab.stateFile, 'utf8') },
-      ...[...processes.values()].map((text) => ({ what: text.slice(0, 60), text })),
+      ...[...processes.values()].map((text) => ({ what: text.split('\n')[0]!, text })),
     ];
     const leaks: string[] = [];
     for (const s of secrets) {
