@@ -70,8 +70,9 @@ describe('role templates', () => {
 describe('pid-alive.sh', () => {
   it('says a live process is alive, and a zombie (which kill -0 still accepts) is not', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-pid-'));
-    // `true &` exits at once; sleep, exec'd in its parent's place, never reaps it: a zombie
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // the child ends after its parent has become sleep (exec'd in its place), which never reaps
+    // it: a zombie. (A child that ended at once was sometimes reaped by sh before its exec.)
+    const parent = spawn('sh', ['-c', '(sleep 0.5) & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number((await once(parent.stdout!, 'data'))[0].toString().trim());
       const script = path.join(TEMPLATES_DIR, 'linux/pid-alive.sh');
@@ -80,7 +81,7 @@ describe('pid-alive.sh', () => {
         return spawnSync('sh', [script, path.join(dir, 'pid')]).status;
       };
       let state = '';
-      for (let i = 0; i < 100 && state !== 'Z'; i++) {
+      for (let i = 0; i < 300 && state !== 'Z'; i++) {
         state = readFileSync(`/proc/${zombie}/stat`, 'utf8').replace(/^.*\) /, '')[0]!;
         if (state !== 'Z') await new Promise((r) => setTimeout(r, 10));
       }
