@@ -113,10 +113,10 @@ describe('labctl on a simulated Hyper-V host', () => {
   });
 
   test('a second create checks everything and changes nothing on the host', async () => {
-    const before = JSON.stringify(hostShape(host.read()));
+    const before = hostShape(host.read());
     const r = await run(['create']);
     assert.equal(r.code, 0, describeResult(r));
-    assert.equal(JSON.stringify(hostShape(host.read())), before);
+    assert.deepEqual(hostShape(host.read()), before);
   });
 
   test('labctl ssh web1 runs a PowerShell command in the Windows VM over PowerShell Direct, with its exit code', async () => {

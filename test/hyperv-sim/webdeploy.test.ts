@@ -132,7 +132,7 @@ ${installers.join('\n')}
 
   test('deploy without Web Deploy on the host stops before changing anything, with the msiexec line to install it or hyperv.publish: copy', async () => {
     assert.ok(!existsSync(host.local(MSDEPLOY)));
-    const before = JSON.stringify([guest('web1'), guest('web2')]);
+    const before = [guest('web1'), guest('web2')];
     const r = await run(['deploy', 'web1', 'web2']);
     assert.equal(r.code, 2, describeResult(r));
     const line = r.stderr.split('\n').find((l) => /Web Deploy is not installed on this host/.test(l));
@@ -140,7 +140,7 @@ ${installers.join('\n')}
     assert.match(line!, /msiexec \/i ".*webdeploy-sim\.msi" ADDLOCAL=MSDeployFeature \/qn \/norestart/, 'the exact line, with the MSI labctl has (here the spec\'s own copy)');
     assert.match(line!, /hyperv\.publish: copy/);
     assert.match(line!, /C:\\Program Files\\IIS\\Microsoft Web Deploy V3\\msdeploy\.exe/);
-    assert.equal(JSON.stringify([guest('web1'), guest('web2')]), before, 'nothing changed in the guests');
+    assert.deepEqual([guest('web1'), guest('web2')], before, 'nothing changed in the guests');
   });
 
   test('deploy web1 web2 publishes with Web Deploy: each node\'s .publishsettings (0600) is written and printed; msdeploy ran with no credentials on its command line', async () => {
