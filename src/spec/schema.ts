@@ -108,6 +108,14 @@ export const labSpecSchema = z.strictObject({
      */
     backplane: z.enum(['pubsub', 'streams']).default('pubsub'),
     source: redisSource.default('auto'),
+    /**
+     * single: one Redis (the default); cluster: a Redis Cluster of masters x (1 + replicasPerMaster)
+     * redis machines, the chat servers on the sharded pub/sub adapter. masters and
+     * replicasPerMaster are only allowed with cluster (checked in semantics.ts, which can say so).
+     */
+    topology: z.enum(['single', 'cluster']).default('single'),
+    masters: z.int().min(3, { error: 'must be at least 3 (a Redis Cluster needs a majority of masters to agree on a failover)' }).max(100).optional(),
+    replicasPerMaster: z.int().min(0).max(1).optional(),
   }),
   app: z
     .strictObject({

@@ -1,6 +1,6 @@
 import { contains, formatIPv4, parseCidr, parseIPv4 } from './ipv4.js';
 import { HOSTNAME } from './schema.js';
-import type { LabSpec } from './types.js';
+import { CLUSTER_BUS_OFFSET, type LabSpec } from './types.js';
 import { PINNED_REDIS_RELEASES } from './redis-releases.js';
 
 export interface Problem {
@@ -23,12 +23,18 @@ export function checkSemantics(spec: LabSpec): Problem[] {
 
   if (spec.machines.length === 0) add('machines', 'no machines: the lab needs one machine with role redis and at least one with role web');
   const redis = spec.machines.filter((m) => m.role === 'redis');
-  if (spec.machines.length > 0 && redis.length === 0) add('machines', 'no machine has role redis: the lab needs exactly one');
-  if (redis.length > 1) {
-    add(
-      `machines.${redis[1]!.name}.role`,
-      `a second machine with role redis (${redis.map((m) => m.name).join(', ')}): exactly one is supported, the backplane does not support Redis Cluster`,
-    );
+  if (spec.redis.topology === 'cluster') problems.push(...checkCluster(spec));
+  else {
+    if (spec.machines.length > 0 && redis.length === 0) add('machines', 'no machine has role redis: the lab needs exactly one');
+    if (redis.length > 1) {
+      add(
+        `machines.${redis[1]!.name}.role`,
+        `a second machine with role redis (${redis.map((m) => m.name).join(', ')}): exactly one is supported with redis.topology single (for a Redis Cluster set redis.topology: cluster)`,
+      );
+    }
+    for (const field of ['masters', 'replicasPerMaster'] as const) {
+      if (spec.raw.redis[field] !== undefined) add(`redis.${field}`, 'only allowed with redis.topology: cluster');
+    }
   }
   if (spec.machines.length > 0 && !spec.machines.some((m) => m.role === 'web')) {
     add('machines', 'no machine has role web: the lab needs at least one web machine');
@@ -86,6 +92,29 @@ export function checkSemantics(spec: LabSpec): Problem[] {
       'redis.source',
       `no pinned sha256 for Redis ${spec.redis.version} (pinned: ${Object.keys(PINNED_REDIS_RELEASES).join(', ')}): give source: {url: ..., sha256: ...}`,
     );
+  }
+  return problems;
+}
+
+/**
+ * A Redis Cluster backplane: the machine count follows masters and replicasPerMaster, the chat
+ * servers need sharded pub/sub (Redis 7), and the cluster bus needs its port too.
+ */
+function checkCluster(spec: LabSpec): Problem[] {
+  const problems: Problem[] = [];
+  const add = (field: string, message: string) => problems.push({ field, message });
+  const { masters, replicasPerMaster, port, version, backplane } = spec.redis;
+  if (backplane === 'streams') {
+    add('redis.topology', 'cluster cannot be used with redis.backplane: streams (the cluster backplane is the sharded pub/sub adapter; use backplane pubsub)');
+  }
+  const major = Number(version.split('.')[0]);
+  if (major < 7) add('redis.version', `${version} has no sharded pub/sub (SSUBSCRIBE): redis.topology cluster needs Redis 7.0 or later`);
+  if (port + CLUSTER_BUS_OFFSET > 65535) add('redis.port', `with redis.topology cluster the cluster bus listens on port + ${CLUSTER_BUS_OFFSET}: use a port up to ${65535 - CLUSTER_BUS_OFFSET}`);
+  const redis = spec.machines.filter((m) => m.role === 'redis');
+  const want = masters * (1 + replicasPerMaster);
+  if (spec.machines.length > 0 && redis.length !== want) {
+    const shape = replicasPerMaster > 0 ? `${masters} masters x (1 + ${replicasPerMaster} replica)` : `${masters} masters, no replicas`;
+    add('machines', `redis.topology cluster with ${shape} needs exactly ${want} machines with role redis, the spec has ${redis.length}${redis.length ? ` (${redis.map((m) => m.name).join(', ')})` : ''}`);
   }
   return problems;
 }

@@ -8,6 +8,12 @@ export type GuestOs = 'ubuntu' | 'windows';
 /** pubsub: @socket.io/redis-adapter (at most once); streams: @socket.io/redis-streams-adapter */
 export type Backplane = 'pubsub' | 'streams';
 
+/** single: one Redis; cluster: a Redis Cluster (sharded pub/sub between the chat servers) */
+export type RedisTopology = 'single' | 'cluster';
+
+/** A cluster node's bus (gossip, failover votes) listens on the client port + this. */
+export const CLUSTER_BUS_OFFSET = 10000;
+
 export interface MachineSpec {
   name: string;
   /** position in the spec, stable: used for interface names and MAC addresses */
@@ -34,7 +40,18 @@ export interface LabSpec {
   name: string;
   provider?: ProviderName;
   network: { subnet: Subnet; cidr: string; prefix: number; gateway: string; nat?: boolean };
-  redis: { version: string; port: number; channel: string; backplane: Backplane; source: RedisSource };
+  redis: {
+    version: string;
+    port: number;
+    channel: string;
+    backplane: Backplane;
+    source: RedisSource;
+    topology: RedisTopology;
+    /** cluster: how many of the redis machines are masters (the first ones); single: 3, unused */
+    masters: number;
+    /** cluster: 0 or 1; single: 0 */
+    replicasPerMaster: number;
+  };
   app: { port: number; rateLimit: { perSecond: number; burst: number } };
   machines: MachineSpec[];
   hyperv?: HypervSpec;
@@ -45,6 +62,16 @@ export function redisMachine(spec: LabSpec): MachineSpec {
   const m = spec.machines.find((x) => x.role === 'redis');
   if (!m) throw new Error('spec has no redis machine (validation should have caught this)');
   return m;
+}
+
+/** Every redis machine, in spec order: one with topology single; with cluster the masters come first. */
+export function redisMachines(spec: LabSpec): MachineSpec[] {
+  return spec.machines.filter((x) => x.role === 'redis');
+}
+
+/** cluster: the redis machines created as masters (the first `masters` in spec order). */
+export function clusterMasters(spec: LabSpec): MachineSpec[] {
+  return redisMachines(spec).slice(0, spec.redis.masters);
 }
 
 export function webMachines(spec: LabSpec): MachineSpec[] {
