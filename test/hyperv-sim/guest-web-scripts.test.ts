@@ -227,11 +227,11 @@ $r`,
     writeFileSync(path.join(staging, 'server.cjs'), 'module.exports = {};\n');
     writeFileSync(path.join(staging, 'web.config'), renderWebConfig(l.lab, l.machine('web1')));
     const appPath = `C:\\labctl\\app\\${version}`;
-    const params = { AppPath: appPath, SiteName: SITE, Port: 80, PasswordFile: 'C:\\labctl\\secrets\\redis.password', RedisPassword: redisPassword };
-    return { appPath, result: await run('web1', 'publish-app.ps1', params, { from: staging, to: appPath }) };
+    const params = { SitePath: appPath, SiteName: SITE, Port: 80, PasswordFile: 'C:\\labctl\\secrets\\redis.password', RedisPassword: redisPassword, NewContent: true };
+    return { appPath, result: await run('web1', 'site.ps1', params, { from: staging, to: appPath }) };
   };
 
-  test('publish-app.ps1 makes the chat site on port 80 (the Default Web Site stopped), the Redis password readable by its pool only, TCP 80 open; a second run changes nothing', async () => {
+  test('site.ps1 with a copied app (-NewContent) makes the chat site on port 80 (the Default Web Site stopped), the Redis password readable by its pool only, TCP 80 open; a second run changes nothing', async () => {
     const { appPath, result } = await publish('aaaaaaaaaaaa');
     assert.deepEqual(result, { site: SITE, physicalPath: appPath, state: 'Started' });
     const g = guestState(host, web1.vm);

@@ -1,7 +1,7 @@
 /**
  * Publishing with Web Deploy on the simulated host, rule by rule: the web role prepares a
- * simulated Windows guest (prepare-site.ps1 over PowerShell Direct: the site over C:\labctl\site,
- * the publishing user, its IIS Manager Permissions and Modify on the folder) and writes the
+ * simulated Windows guest over PowerShell Direct (site.ps1: the site over C:\labctl\site;
+ * publishing-user.ps1: the publishing user, its IIS Manager Permissions and Modify on the folder) and writes the
  * node's .publishsettings; then labctl's own host script, templates/hyperv/publish-webdeploy.ps1,
  * runs msdeploy.exe on the host (behaviours/msdeploy.ps1, a stand-in that decides as WMSvc and
  * Web Deploy's handler do). Each documented refusal is broken once on purpose and shows the
@@ -99,17 +99,20 @@ describe('Web Deploy publishing on the simulated host', () => {
     assert.ok(g.iis.delegation.some((r: any) => r.providers.includes('contentPath') && r.path === '{userScope}'), 'and the delegation rule its full install adds');
   });
 
-  test('prepare-site.ps1 a second time changes nothing in the guest (the password set again to the same)', async () => {
+  test('site.ps1 and publishing-user.ps1 a second time change nothing in the guest (the password set again to the same)', async () => {
     const pick = () => {
       const g = guestState(host, web1.vm);
       // compared as values: the simulator's hashtables do not keep their keys' order
       return JSON.parse(JSON.stringify({ users: { ...g.users, 'labctl-publish': { ...g.users['labctl-publish'], passwordLastSet: null } }, iis: g.iis, acl: g.acl, firewall: g.firewall }, (_k, v) => (_k === 'recycled' ? undefined : v)));
     };
     const before = pick();
-    const site = l.provider.webSteps(l.lab, l.machine('web1'), REDIS.id)!.find((s) => s.id === 'web:web1:site')!;
-    assert.equal(await site.check!({ log: () => {} } as never), true, 'the step finds it done');
-    await site.apply({ log: () => {} } as never);
-    assert.deepEqual(pick(), before);
+    const steps = l.provider.webSteps(l.lab, l.machine('web1'), REDIS.id)!;
+    for (const id of ['web:web1:site', 'web:web1:publisher']) {
+      const step = steps.find((s) => s.id === id)!;
+      assert.equal(await step.check!({ log: () => {} } as never), true, `${id} finds it done`);
+      await step.apply({ log: () => {} } as never);
+      assert.deepEqual(pick(), before, `${id} changed nothing`);
+    }
   });
 
   test('ManagementAuthorization (the stand-in of IIS\'s API): a second Grant of one entry fails, as do an account or a site that does not exist; GetAuthorizedUsers lists what was granted', async () => {
@@ -252,10 +255,10 @@ Invoke-Command -VMName ${web1.vm} -Credential $cred -ScriptBlock {
         VMName: web1.vm,
         UserName: 'Administrator',
         Password: guestState(host, web1.vm).adminPassword,
-        GuestScript: scriptFile('hyperv/web/prepare-site.ps1'),
-        Parameters: { SiteName: SITE, SitePath: 'C:\\labctl\\site', Port: 80, PasswordFile: 'C:\\labctl\\secrets\\redis.password', RedisPassword: 'r', PublishUser: 'labctl-other', PublishPassword: 'password' },
+        GuestScript: scriptFile('hyperv/web/publishing-user.ps1'),
+        Parameters: { SiteName: SITE, SitePath: 'C:\\labctl\\site', PublishUser: 'labctl-other', PublishPassword: 'password' },
       }),
-      /prepare-site\.ps1 on labctl-simweb-web1: The password does not meet the password policy requirements/,
+      /publishing-user\.ps1 on labctl-simweb-web1: The password does not meet the password policy requirements/,
     );
     assert.equal(guestState(host, web1.vm).users['labctl-other'], undefined);
   });

@@ -241,12 +241,12 @@ export class FakeHyperV {
         if (!g.files.has(a.MsiPath)) throw new Error(`no such file: ${a.MsiPath}`);
         g.files.set(a.CheckPath, 'installed');
         return { installed: true, exitCode: 0 };
-      case 'publish-app.ps1': {
-        const from = g.files.get(a.AppPath);
-        if (!from || !existsSync(path.join(from, 'web.config'))) throw new Error(`${a.AppPath} has no web.config`);
-        g.site = { state: 'Started', physicalPath: a.AppPath, bindings: `http *:${a.Port}:` };
+      case 'site.ps1': {
+        const from = g.files.get(a.SitePath);
+        if (a.NewContent && (!from || !existsSync(path.join(from, 'web.config')))) throw new Error(`${a.SitePath} has no web.config`);
+        g.site = { state: 'Started', physicalPath: a.SitePath, bindings: `http *:${a.Port}:` };
         g.passwordFile = a.RedisPassword;
-        g.webConfig = readFileSync(path.join(from, 'web.config'), 'utf8');
+        if (from) g.webConfig = readFileSync(path.join(from, 'web.config'), 'utf8');
         return { site: a.SiteName, state: 'Started' };
       }
       default:

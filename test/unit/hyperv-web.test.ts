@@ -85,7 +85,7 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
     await runSteps(web('web1'), { store: l.lab.store, concurrency: 1 });
     const guestCalls = l.host.calls.slice(mark).filter((c) => c.script === 'guest-run.ps1');
     const ran = guestCalls.map((c) => path.basename(String(c.params.GuestScript))).filter((s) => s !== 'web-state.ps1');
-    assert.deepEqual(ran, ['install-features.ps1', 'configure-wmsvc.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'publish-app.ps1']);
+    assert.deepEqual(ran, ['install-features.ps1', 'configure-wmsvc.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'install-msi.ps1', 'site.ps1']);
     const msiOrder = guestCalls
       .filter((c) => String(c.params.GuestScript).endsWith('install-msi.ps1'))
       .map((c) => path.win32.basename(String((c.params.Parameters as Record<string, unknown>).MsiPath)));
@@ -189,25 +189,30 @@ describe('web.config for iisnode', () => {
 });
 
 describe('Web Deploy publishing (hyperv.publish: webdeploy, the default): plan and files', () => {
-  test('plan: the site step masks both passwords; the app step runs publish-webdeploy.ps1 on the host with the .publishsettings path, no credential', () => {
+  test('plan: the site step masks the Redis password, the publisher step the publishing password; the app step runs publish-webdeploy.ps1 on the host with the .publishsettings path, no credential', () => {
     const l = testLab();
     labs.push(l);
     const m = l.lab.spec.machines.find((x) => x.name === 'web1')!;
     const steps = l.provider.webSteps(l.lab, m, 'redis:redis:service')!;
     assert.deepEqual(
       steps.map((x) => x.id.replace('web:web1:', '')),
-      ['iis', 'wmsvc', 'msi:webdeploy', 'msi:rewrite', 'msi:node', 'msi:iisnode', 'site', 'publishsettings', 'app', 'service'],
+      ['iis', 'wmsvc', 'msi:webdeploy', 'msi:rewrite', 'msi:node', 'msi:iisnode', 'site', 'publisher', 'publishsettings', 'app', 'service'],
     );
     const site = steps.find((x) => x.id === 'web:web1:site')!.describe!();
     const inner = site.params!.Parameters as Record<string, unknown>;
-    assert.equal(site.params!.GuestScript && String(site.params!.GuestScript).endsWith('prepare-site.ps1'), true);
-    assert.deepEqual([inner.RedisPassword, inner.PublishPassword, inner.PublishUser, inner.SitePath], ['<secret, from the lab secrets>', '<secret, from the lab secrets>', 'labctl-publish', 'C:\\labctl\\site']);
+    assert.equal(site.params!.GuestScript && String(site.params!.GuestScript).endsWith('site.ps1'), true);
+    assert.deepEqual([inner.RedisPassword, inner.SitePath], ['<secret, from the lab secrets>', 'C:\\labctl\\site']);
+    const publisher = steps.find((x) => x.id === 'web:web1:publisher')!.describe!();
+    const who = publisher.params!.Parameters as Record<string, unknown>;
+    assert.equal(String(publisher.params!.GuestScript).endsWith('publishing-user.ps1'), true);
+    assert.deepEqual([who.PublishPassword, who.PublishUser, who.SitePath], ['<secret, from the lab secrets>', 'labctl-publish', 'C:\\labctl\\site']);
     const app = steps.find((x) => x.id === 'web:web1:app')!.describe!();
     assert.equal(app.script, 'templates/hyperv/publish-webdeploy.ps1');
     assert.deepEqual(Object.keys(app.params!).sort(), ['PublishSettingsPath', 'SiteName', 'SkipFolders', 'SourcePath']);
     assert.equal(app.params!.PublishSettingsPath, publishSettingsPath(l.lab, 'web1'));
-    assert.ok(!JSON.stringify([site, app]).includes(publishPassword(l.lab, 'web1')), 'the publishing password is in no plan');
-    assert.ok(!JSON.stringify([site, app]).includes(redisPassword(l.lab)) && !JSON.stringify([site, app]).includes(chatPassword(l.lab)));
+    const plans = JSON.stringify([site, publisher, app]);
+    assert.ok(!plans.includes(publishPassword(l.lab, 'web1')), 'the publishing password is in no plan');
+    assert.ok(!plans.includes(redisPassword(l.lab)) && !plans.includes(chatPassword(l.lab)));
   });
 
   test('the .publishsettings: the ecosystem\'s XML with the node\'s WMSvc address, the site, the publishing user and its password (XML-escaped); written with mode 0600', async () => {

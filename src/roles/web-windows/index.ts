@@ -9,6 +9,7 @@ import { sha256 } from '../../util/hash.js';
 import { escapeXml, renderTemplate } from '../../util/template.js';
 import { getHealth } from '../../verify/http.js';
 import { CHAT_USER, chatPassword } from '../redis/acl.js';
+import { redisTopologySettings } from '../redis/cluster-config.js';
 import { loadBundle, type AppBundle } from '../web-linux/bundle.js';
 import { ensurePackage, packageHostPath, WEB_PACKAGES, type WebPackage } from './packages.js';
 
@@ -124,6 +125,7 @@ export function renderWebConfig(lab: LabContext, m: MachineSpec): string {
     node: m.name,
     redisHost: redisMachine(spec).ip,
     redisPort: String(spec.redis.port),
+    ...redisTopologySettings(spec),
     redisUser: CHAT_USER,
     passwordFile: PASSWORD_FILE,
     channel: spec.redis.channel,
@@ -246,12 +248,13 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
 
   /** hyperv.publish: copy — the app copied in over PowerShell Direct, the site pointed at it */
   function copyAppStep(): Step {
-    const publishParams = (hash: string) => ({
-      AppPath: guestApp(hash),
+    const siteParams = (hash: string, secrets: boolean) => ({
       SiteName: SITE,
+      SitePath: guestApp(hash),
       Port: spec.app.port,
       PasswordFile: PASSWORD_FILE,
-      RedisPassword: '<secret>',
+      RedisPassword: secrets ? chatPassword(lab) : '<secret>',
+      NewContent: true,
     });
     return {
       id: id('app'),
@@ -259,7 +262,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       machine: m.name,
       deps: [id('iis'), ...allMsi],
       describe: () =>
-        guest.describe('hyperv/web/publish-app.ps1', publishParams('<bundle>'), {
+        guest.describe('hyperv/web/site.ps1', siteParams('<bundle>', false), {
           copy: { from: stagingFor('<bundle>'), to: guestApp('<bundle>') },
           secrets: ['RedisPassword'],
         }),
@@ -270,7 +273,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       },
       apply: async (ctx) => {
         const { staging, version } = await stage(ctx);
-        await guest.run('hyperv/web/publish-app.ps1', { ...publishParams(version), RedisPassword: chatPassword(lab) }, {
+        await guest.run('hyperv/web/site.ps1', siteParams(version, true), {
           copy: { from: staging, to: guestApp(version) },
           secrets: ['RedisPassword'],
         });
@@ -294,6 +297,10 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
       Port: spec.app.port,
       PasswordFile: PASSWORD_FILE,
       RedisPassword: secrets ? chatPassword(lab) : '<secret>',
+    });
+    const publisherParams = (secrets: boolean) => ({
+      SiteName: SITE,
+      SitePath: SITE_PATH,
       PublishUser: PUBLISH_USER,
       PublishPassword: secrets ? publishPassword(lab, m.name) : '<secret>',
     });
@@ -313,30 +320,37 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
     return [
       {
         id: id('site'),
-        title: `${m.name}: IIS site ${SITE} on port ${spec.app.port} over ${SITE_PATH}, publishing user ${PUBLISH_USER} (not an administrator) with IIS Manager Permissions and Modify there`,
+        title: `${m.name}: IIS site ${SITE} on port ${spec.app.port} over ${SITE_PATH}, the Redis password readable by its pool only`,
         machine: m.name,
         deps: [id('iis'), id('wmsvc'), ...allMsi.filter((d) => d === id('msi:webdeploy'))],
-        describe: () => guest.describe('hyperv/web/prepare-site.ps1', siteParams(false), { secrets: ['RedisPassword', 'PublishPassword'] }),
+        describe: () => guest.describe('hyperv/web/site.ps1', siteParams(false), { secrets: ['RedisPassword'] }),
         check: async () => {
           const s = await state();
-          return (
-            s.site?.state === 'Started' &&
-            s.site.physicalPath === SITE_PATH &&
-            s.publishing?.user === true &&
-            s.publishing.authorized &&
-            s.publishing.modify &&
-            s.passwordSha256 === sha256(chatPassword(lab))
-          );
+          return s.site?.state === 'Started' && s.site.physicalPath === SITE_PATH && s.passwordSha256 === sha256(chatPassword(lab));
         },
         apply: async () => {
-          await guest.run('hyperv/web/prepare-site.ps1', siteParams(true), { secrets: ['RedisPassword', 'PublishPassword'] });
+          await guest.run('hyperv/web/site.ps1', siteParams(true), { secrets: ['RedisPassword'] });
+        },
+      },
+      {
+        id: id('publisher'),
+        title: `${m.name}: publishing user ${PUBLISH_USER} (not an administrator) with IIS Manager Permissions on ${SITE} and Modify on ${SITE_PATH}`,
+        machine: m.name,
+        deps: [id('site')],
+        describe: () => guest.describe('hyperv/web/publishing-user.ps1', publisherParams(false), { secrets: ['PublishPassword'] }),
+        check: async () => {
+          const p = (await state()).publishing;
+          return p?.user === true && p.authorized && p.modify;
+        },
+        apply: async () => {
+          await guest.run('hyperv/web/publishing-user.ps1', publisherParams(true), { secrets: ['PublishPassword'] });
         },
       },
       {
         id: id('publishsettings'),
         title: `${m.name}: Web Deploy publish settings for Visual Studio in ${settingsFile} (mode 0600)`,
         machine: m.name,
-        deps: [id('site')],
+        deps: [id('publisher')],
         describe: () => ({ command: `write ${settingsFile}  # publishProfile MSDeploy, ${m.ip}:${MANAGEMENT_PORT}, site ${SITE}, user ${PUBLISH_USER}, password from the lab secrets` }),
         check: async () => existsSync(settingsFile) && readFileSync(settingsFile, 'utf8') === renderPublishSettings(lab, m),
         apply: async (ctx) => {
@@ -350,7 +364,7 @@ export function webWindowsSteps(c: WebWindowsContext): Step[] {
         id: id('app'),
         title: `${m.name}: chat app published with Web Deploy (msdeploy.exe on this host, through ${m.ip}:${MANAGEMENT_PORT}, as ${PUBLISH_USER})`,
         machine: m.name,
-        deps: [id('site'), id('publishsettings'), ...allMsi],
+        deps: [id('site'), id('publisher'), id('publishsettings'), ...allMsi],
         describe: () => (host ? host.describe('hyperv/publish-webdeploy.ps1', publishCall(stagingFor('<bundle>'))) : { command: 'msdeploy.exe on the Windows host' }),
         check: async () => {
           const want = await expectedFiles();

@@ -26,7 +26,7 @@
 #   At boot W3SVC starts the autostart sites in id order; one whose binding is taken stays stopped.
 # - Restart-WebAppPool of a stopped pool fails ("The object identifier does not represent a valid
 #   object. (Exception from HRESULT: 0x800710D8)", the error IIS gives for a recycle of a stopped
-#   pool; unverified wording here) — publish-app.ps1 starts a stopped pool instead.
+#   pool; unverified wording here) — site.ps1 starts a stopped pool instead.
 # - The IIS: drive exists once the WebAdministration module is imported in the session; the module
 #   itself comes with Web-Scripting-Tools (see guest-psdirect.ps1).
 
