@@ -1,4 +1,5 @@
-import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createPubSubAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import type { ServerOptions } from 'socket.io';
 import type { AppConfig } from './config.js';
@@ -11,9 +12,18 @@ export const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /** The socket.io adapter (and what it needs of the server) for the configured backplane. */
 export function backplaneOptions(config: AppConfig, link: RedisLink): Partial<ServerOptions> {
+  if (config.topology === 'cluster') {
+    // Sharded pub/sub: each channel lives on the one shard that owns its slot, so a cluster's
+    // traffic is spread instead of every message crossing the cluster bus to every node.
+    // static: the chat broadcasts to everyone, so two channels (the namespace's and this server's
+    // private one for requests) are all it needs; dynamic would add a channel per room.
+    return { adapter: createShardedAdapter(link.pub, link.sub, { channelPrefix: config.channel, subscriptionMode: 'static' }) };
+  }
   if (config.backplane === 'pubsub') return { adapter: createPubSubAdapter(link.pub, link.sub, { key: config.channel }) };
+  // config.ts refuses streams with a cluster: the link's clients are single-node ones here
+  const pub = link.pub as Redis;
   const keys = streamsKeys(config.channel);
-  const streams = createStreamsAdapter(link.pub, {
+  const streams = createStreamsAdapter(pub, {
     streamName: keys.stream,
     channelPrefix: config.channel,
     sessionKeyPrefix: keys.sessionPrefix,

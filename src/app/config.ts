@@ -7,6 +7,10 @@ export interface AppConfig {
   listen: ListenTarget;
   /** username: a Redis ACL user of the app's own (labctl's `chat`); none: the default user */
   redis: { host: string; port: number; username: string | undefined; password: string | undefined };
+  /** single: one Redis at redis.host:port; cluster: a Redis Cluster found through `nodes` (its seeds) */
+  topology: 'single' | 'cluster';
+  /** cluster only: every node of the lab's cluster (REDIS_NODES), used as seed nodes */
+  nodes: { host: string; port: number }[];
   channel: string;
   /** pubsub: @socket.io/redis-adapter; streams: @socket.io/redis-streams-adapter with connection state recovery */
   backplane: 'pubsub' | 'streams';
@@ -66,6 +70,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
   const backplane = value('BACKPLANE') ?? 'pubsub';
   if (backplane !== 'pubsub' && backplane !== 'streams') problem(`BACKPLANE must be pubsub or streams, got ${show(backplane)}`);
 
+  const topology = value('REDIS_TOPOLOGY') ?? 'single';
+  if (topology !== 'single' && topology !== 'cluster') problem(`REDIS_TOPOLOGY must be single or cluster, got ${show(topology)}`);
+  const nodes = parseNodes(value('REDIS_NODES'), problem);
+  if (topology === 'cluster') {
+    if (nodes === undefined) problem('REDIS_TOPOLOGY=cluster needs REDIS_NODES (ip:port,ip:port,... of the cluster\'s nodes)');
+    // the streams adapter keeps one stream key: it has nothing to shard, the cluster backplane is sharded pub/sub
+    if (backplane === 'streams') problem('REDIS_TOPOLOGY=cluster works with BACKPLANE=pubsub only (sharded pub/sub), got BACKPLANE="streams"');
+  } else if (nodes !== undefined) {
+    problem('REDIS_NODES applies only to REDIS_TOPOLOGY=cluster (a single Redis is REDIS_HOST and REDIS_PORT)');
+  }
+
   const node = value('NODE_NAME') ?? defaults.hostname;
   if (node.length > 64 || !/^[^\p{Cc}]+$/u.test(node)) {
     problem(`NODE_NAME must be 1-64 printable characters, got ${show(node)}`);
@@ -79,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
   return {
     listen: listen!,
     redis: { host: redisHost, port: redisPort, username, password },
+    topology: topology as AppConfig['topology'],
+    nodes: nodes ?? [],
     channel,
     backplane: backplane as AppConfig['backplane'],
     node,
@@ -86,6 +103,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: ConfigDefaults): Ap
     publicDir: value('PUBLIC_DIR') ?? defaults.publicDir,
     redisWatchdogMs,
   };
+}
+
+/** `ip:port,ip:port,...`; undefined when unset (a problem is noted for a malformed list) */
+function parseNodes(raw: string | undefined, problem: (t: string) => void): AppConfig['nodes'] | undefined {
+  if (raw === undefined) return undefined;
+  const nodes: AppConfig['nodes'] = [];
+  for (const entry of raw.split(',')) {
+    const m = /^([^\s:,]{1,255}):(\d{1,5})$/.exec(entry.trim());
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535 || !HOSTISH_RE.test(m[1]!)) {
+      problem(`REDIS_NODES must be host:port[,host:port...], got ${show(raw)}`);
+      return undefined;
+    }
+    nodes.push({ host: m[1]!, port });
+  }
+  return nodes;
 }
 
 /** Quotes a user value for an error line, cut short so a pasted blob cannot flood the log. */

@@ -1,13 +1,15 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import type { AppConfig } from './config.js';
 import type { Log } from './log.js';
 import type { RedisLinkState } from './protocol.js';
+import { absorbRejections } from './absorb-rejections.js';
+import { createClusterLink } from './redis-cluster-link.js';
 
 export interface RedisLink {
-  /** publishes; never queues while Redis is away (see below) */
-  readonly pub: Redis;
-  /** subscribes; ioredis re-subscribes it after every reconnect */
-  readonly sub: Redis;
+  /** publishes; never queues while Redis is away (see below); a Cluster client with REDIS_TOPOLOGY=cluster */
+  readonly pub: Redis | Cluster;
+  /** subscribes; ioredis re-subscribes it after every reconnect; a Cluster client with REDIS_TOPOLOGY=cluster */
+  readonly sub: Redis | Cluster;
   /** streams backplane only: the connection that waits in XREAD BLOCK for the other servers' entries */
   readonly reader: Redis | undefined;
   state(): RedisLinkState;
@@ -16,25 +18,12 @@ export interface RedisLink {
   close(timeoutMs: number): Promise<void>;
 }
 
-// The adapter calls publish/(p)subscribe/(p)unsubscribe without handling the returned promise, and
-// ioredis itself re-subscribes the same way after a reconnect. A command that fails while Redis is
-// away would then be an unhandled rejection, which ends a Node 20 process.
-// The streams adapter does the same with SET (persisting a session when a client drops).
-const FIRE_AND_FORGET = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'set'] as const;
-
-function absorbRejections(client: Redis, onRejected: (method: string, err: Error) => void): void {
-  const methods = client as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of FIRE_AND_FORGET) {
-    const original = methods[name]!.bind(client);
-    methods[name] = (...args: unknown[]) => {
-      const result = original(...args);
-      if (result instanceof Promise) result.catch((err: Error) => onRejected(name, err));
-      return result;
-    };
-  }
-}
+// The adapter calls publish/(p)subscribe/(p)unsubscribe (and the streams adapter SET) without
+// handling the returned promise: see absorb-rejections.ts.
+const FIRE_AND_FORGET = ['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'set'];
 
 export function createRedisLink(config: AppConfig, log: Log): RedisLink {
+  if (config.topology === 'cluster') return createClusterLink(config, log);
   const clientName = `chat:${config.node.replace(/[^A-Za-z0-9_.:-]/g, '_')}`;
   const base: RedisOptions = {
     host: config.redis.host,
@@ -114,13 +103,13 @@ export function createRedisLink(config: AppConfig, log: Log): RedisLink {
     for (const l of listeners) l(next);
   };
 
-  absorbRejections(pub, (method) => {
+  absorbRejections(pub, FIRE_AND_FORGET, (method) => {
     if (method === 'publish' && !localOnlyNoted && !closing) {
       localOnlyNoted = true;
       log('redis unavailable: messages reach only this server\'s clients until it is back');
     }
   });
-  absorbRejections(sub, () => {});
+  absorbRejections(sub, FIRE_AND_FORGET, () => {});
 
   const roles: [string, Redis][] = [['pub', pub], ['sub', sub]];
   if (reader) roles.push(['stream', reader]);

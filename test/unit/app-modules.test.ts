@@ -31,6 +31,8 @@ describe('app config', () => {
     assert.deepEqual(loadConfig({}, defaults), {
       listen: { kind: 'port', port: 3000, host: undefined },
       redis: { host: '127.0.0.1', port: 6379, username: undefined, password: undefined },
+      topology: 'single',
+      nodes: [],
       channel: 'ChatApp',
       backplane: 'pubsub',
       node: 'box',
@@ -45,6 +47,20 @@ describe('app config', () => {
     assert.equal(loadConfig({ BACKPLANE: 'pubsub' }, defaults).backplane, 'pubsub');
     assert.match(configError({ BACKPLANE: 'Streams' }), /^BACKPLANE must be pubsub or streams, got "Streams"$/);
     assert.match(configError({ BACKPLANE: 'kafka' }), /^BACKPLANE must be pubsub or streams/);
+  });
+
+  it('takes a cluster from REDIS_TOPOLOGY=cluster and its seed nodes from REDIS_NODES', () => {
+    const c = loadConfig({ REDIS_TOPOLOGY: 'cluster', REDIS_NODES: '10.0.0.10:6379, 10.0.0.11:6380' }, defaults);
+    assert.equal(c.topology, 'cluster');
+    assert.deepEqual(c.nodes, [{ host: '10.0.0.10', port: 6379 }, { host: '10.0.0.11', port: 6380 }]);
+    assert.equal(loadConfig({ REDIS_TOPOLOGY: 'single' }, defaults).topology, 'single');
+    assert.match(configError({ REDIS_TOPOLOGY: 'cluster' }), /^REDIS_TOPOLOGY=cluster needs REDIS_NODES/);
+    assert.match(configError({ REDIS_TOPOLOGY: 'sentinel' }), /^REDIS_TOPOLOGY must be single or cluster, got "sentinel"$/);
+    assert.match(configError({ REDIS_TOPOLOGY: 'cluster', REDIS_NODES: '10.0.0.10' }), /^REDIS_NODES must be host:port/);
+    assert.match(configError({ REDIS_TOPOLOGY: 'cluster', REDIS_NODES: '10.0.0.10:70000' }), /^REDIS_NODES must be host:port/);
+    assert.match(configError({ REDIS_TOPOLOGY: 'cluster', REDIS_NODES: '10.0.0.10:6379,' }), /^REDIS_NODES must be host:port/);
+    assert.match(configError({ REDIS_TOPOLOGY: 'cluster', REDIS_NODES: '10.0.0.10:6379', BACKPLANE: 'streams' }), /works with BACKPLANE=pubsub only/);
+    assert.match(configError({ REDIS_NODES: '10.0.0.10:6379' }), /^REDIS_NODES applies only to REDIS_TOPOLOGY=cluster/);
   });
 
   it('takes an all-digit PORT as a port and anything path-like as a pipe', () => {
