@@ -76,7 +76,7 @@ function main(): void {
   httpServer.once('listening', () => {
     log(
       `listening on ${describeAddress(httpServer)} channel=${config.channel} backplane=${config.backplane} ` +
-        `redis=${config.redis.host}:${config.redis.port} auth=${config.redis.password === undefined ? 'none' : config.redis.username !== undefined ? `user ${config.redis.username}` : 'password'}`,
+        `redis=${config.topology === 'cluster' ? `cluster:${config.nodes.map((n) => `${n.host}:${n.port}`).join(',')}` : `${config.redis.host}:${config.redis.port}`} auth=${config.redis.password === undefined ? 'none' : config.redis.username !== undefined ? `user ${config.redis.username}` : 'password'}`,
     );
   });
   if (config.listen.kind === 'port') httpServer.listen(config.listen.port, config.listen.host);

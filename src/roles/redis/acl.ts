@@ -1,6 +1,6 @@
 import { streamsKeys } from '../../spec/backplane-keys.js';
 import type { LabContext } from '../../providers/provider.js';
-import type { Backplane } from '../../spec/types.js';
+import type { Backplane, RedisTopology } from '../../spec/types.js';
 import { generatePassword } from '../../state/secrets.js';
 import { sha256 } from '../../util/hash.js';
 
@@ -37,21 +37,39 @@ import { sha256 } from '../../util/hash.js';
  * nothing else; channels: `ChatApp#/#*` (the glob covers the public and the private channels).
  * SET, GET and DEL only on the sessions, through a selector (Redis 7.0+): granted on the stream
  * too, SET or DEL would let the chat user replace or delete everybody's backplane in one command.
+ *
+ * With a Redis Cluster (topology cluster, pub/sub only) the app uses the sharded adapter
+ * (node_modules/@socket.io/redis-adapter/dist/sharded-adapter.js, channelPrefix = the channel,
+ * subscriptionMode static; src/app/adapter.ts) over two ioredis Cluster clients
+ * (src/app/redis-cluster-link.ts):
+ *   SSUBSCRIBE   ChatApp#/#  ChatApp#/#<uid>#        on the shard owning each channel's slot
+ *   SPUBLISH     ChatApp#/#  ChatApp#/#<uid>#
+ *   SUNSUBSCRIBE                                    when it closes
+ *   PUBSUB SHARDNUMSUB ChatApp#/#                   serverCount(), sent to every node
+ * and ioredis's Cluster: CLUSTER SLOTS (its slot map, at start, every second and after a MOVED
+ * or a lost node), AUTH, CLIENT SETNAME, PING (the watchdog), QUIT. Its ready check
+ * (CLUSTER INFO) is turned off like the single client's INFO. Nothing of the classic pub/sub:
+ * no PUBLISH, SUBSCRIBE or PSUBSCRIBE (a classic PUBLISH would cross the cluster bus to every
+ * node). Channels: `ChatApp#/#*` covers both. No keys.
  */
 export const CHAT_USER = 'chat';
 export const CHAT_PASSWORD_SECRET = 'redis_chat_password';
 
 const COMMON_COMMANDS = ['publish', 'subscribe', 'unsubscribe', 'pubsub|numsub', 'ping', 'client|setname'];
 
+const CLUSTER_COMMANDS = ['spublish', 'ssubscribe', 'sunsubscribe', 'pubsub|shardnumsub', 'cluster|slots', 'ping', 'client|setname'];
+
 /** The commands the chat user may run on its channels and (streams) its stream. */
-export function chatCommands(backplane: Backplane): string[] {
+export function chatCommands(backplane: Backplane, topology: RedisTopology = 'single'): string[] {
+  if (topology === 'cluster') return [...CLUSTER_COMMANDS];
   return backplane === 'pubsub' ? [...COMMON_COMMANDS, 'psubscribe', 'punsubscribe'] : [...COMMON_COMMANDS, 'xadd', 'xread', 'xrange', 'multi', 'exec'];
 }
 
 /** streams: what the adapter does with sessions, on the session keys only (one ACL selector). */
 export const SESSION_COMMANDS = ['set', 'get', 'del'] as const;
 
-export function chatChannels(channel: string, backplane: Backplane = 'pubsub'): string[] {
+export function chatChannels(channel: string, backplane: Backplane = 'pubsub', topology: RedisTopology = 'single'): string[] {
+  if (topology === 'cluster') return [`${channel}#/#*`];
   return backplane === 'pubsub' ? [`${channel}#/#*`, `${channel}-request#/#`, `${channel}-response#/#*`] : [`${channel}#/#*`];
 }
 
@@ -65,8 +83,14 @@ export function chatPassword(lab: LabContext): string {
   return lab.store.secrets.ensure(CHAT_PASSWORD_SECRET, () => generatePassword(40));
 }
 
-/** The rules of the `user` line in redis.conf (after "user chat on"). */
-export function chatAclRules(channel: string, password: string, backplane: Backplane = 'pubsub'): string {
+/**
+ * The rules of the `user` line in redis.conf (after "user chat on"). With topology cluster, the
+ * same line on every node of the cluster (the same user and password everywhere).
+ */
+export function chatAclRules(channel: string, password: string, backplane: Backplane = 'pubsub', topology: RedisTopology = 'single'): string {
+  if (topology === 'cluster') {
+    return [`#${sha256(password)}`, 'resetkeys', 'resetchannels', ...chatChannels(channel, backplane, topology).map((c) => `&${c}`), '-@all', ...chatCommands(backplane, topology).map((c) => `+${c}`)].join(' ');
+  }
   return [
     `#${sha256(password)}`,
     'resetkeys',
@@ -83,7 +107,12 @@ export function chatAclRules(channel: string, password: string, backplane: Backp
  * What verify asks Redis about the chat user with ACL DRYRUN (as the default user): each must
  * be refused, or allowed, as written. The allowed ones show the user exists and can do its work.
  */
-export function aclProbes(channel: string, backplane: Backplane = 'pubsub'): { command: string[]; allowed: boolean; why: string }[] {
+export function aclProbes(
+  channel: string,
+  backplane: Backplane = 'pubsub',
+  topology: RedisTopology = 'single',
+): { command: string[]; allowed: boolean; why: string }[] {
+  if (topology === 'cluster') return clusterAclProbes(channel);
   const common = [
     { command: ['CONFIG', 'GET', 'requirepass'], allowed: false, why: 'CONFIG' },
     { command: ['FLUSHALL'], allowed: false, why: 'FLUSHALL' },
@@ -112,5 +141,25 @@ export function aclProbes(channel: string, backplane: Backplane = 'pubsub'): { c
     { command: ['XREAD', 'BLOCK', '5000', 'COUNT', '100', 'STREAMS', k.stream, '$'], allowed: true, why: `XREAD ${k.stream}` },
     { command: ['SET', `${k.sessionPrefix}x`, 'v', 'PX', '1000'], allowed: true, why: `SET ${k.sessionPrefix}*` },
     { command: ['DEL', `${k.sessionPrefix}x`], allowed: true, why: `DEL ${k.sessionPrefix}*` },
+  ];
+}
+
+function clusterAclProbes(channel: string): { command: string[]; allowed: boolean; why: string }[] {
+  return [
+    { command: ['CONFIG', 'GET', 'requirepass'], allowed: false, why: 'CONFIG' },
+    { command: ['FLUSHALL'], allowed: false, why: 'FLUSHALL' },
+    { command: ['KEYS', '*'], allowed: false, why: 'KEYS' },
+    { command: ['GET', `${channel}#/#`], allowed: false, why: 'GET (no keys)' },
+    { command: ['CLUSTER', 'FAILOVER'], allowed: false, why: 'CLUSTER FAILOVER' },
+    { command: ['CLUSTER', 'RESET'], allowed: false, why: 'CLUSTER RESET' },
+    { command: ['CLUSTER', 'NODES'], allowed: false, why: 'CLUSTER NODES (CLUSTER SLOTS is enough)' },
+    { command: ['PUBLISH', `${channel}#/#`, 'x'], allowed: false, why: 'PUBLISH (classic pub/sub crosses the whole cluster bus)' },
+    { command: ['SPUBLISH', 'labctl-outside', 'x'], allowed: false, why: 'SPUBLISH outside its channels' },
+    { command: ['SPUBLISH', `${channel}X#/#`, 'x'], allowed: false, why: `SPUBLISH on ${channel}X#/#` },
+    { command: ['SSUBSCRIBE', 'labctl-outside'], allowed: false, why: 'SSUBSCRIBE outside its channels' },
+    { command: ['SPUBLISH', `${channel}#/#`, 'x'], allowed: true, why: `SPUBLISH on ${channel}#/#` },
+    { command: ['SSUBSCRIBE', `${channel}#/#`], allowed: true, why: `SSUBSCRIBE ${channel}#/#` },
+    { command: ['PUBSUB', 'SHARDNUMSUB', `${channel}#/#`], allowed: true, why: 'PUBSUB SHARDNUMSUB' },
+    { command: ['CLUSTER', 'SLOTS'], allowed: true, why: 'CLUSTER SLOTS' },
   ];
 }
