@@ -22,7 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { checkBuilt, fail, forceRemoveLab, labLeftovers, runLabctl, secs } from './lib/bench-lab.mjs';
+import { checkBuilt, cleanOnSignals, fail, forceRemoveLab, labLeftovers, runLabctl, secs } from './lib/bench-lab.mjs';
+import { searchRate } from './lib/rate-search.mjs';
 
 const USAGE = `usage: sudo node scripts/bench-scale.mjs [--nodes 2,4,8,16] [--quick] [--json]
   --nodes LIST  web node counts, comma-separated, each 1..16 (default 2,4,8,16; --quick: 2,4)
@@ -57,7 +58,7 @@ checkBuilt(ROOT);
 const BIN = path.join(ROOT, 'bin/labctl');
 const DOCS_SERVER = path.join(ROOT, 'scripts/bench/socketio-docs-server.cjs');
 const { measureDelivery } = await import(path.join(ROOT, 'dist/verify/delivery.js'));
-const { measureRawPubSub } = await import(path.join(ROOT, 'dist/bench/raw-pubsub.js'));
+const { measureRawPubSub } = await import('./bench/raw-pubsub.mjs');
 
 const CLIENTS_PER_NODE = 2;
 const TRIAL_S = QUICK ? 1.5 : 2;
@@ -130,12 +131,7 @@ async function cleanup() {
   for (const lab of labs) await removeLab(lab);
   rmSync(tmp, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, cleaning up`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
+cleanOnSignals(cleanup);
 
 // ---- the trials ------------------------------------------------------------------------------
 
@@ -152,38 +148,7 @@ async function rawTrial(lab, password, rate) {
   const good = r.lost === 0 && r.latencyMs.p99 < 50 && r.achievedRate >= 0.9 * rate;
   return { ok: good, rate, achieved: r.achievedRate, p50: r.latencyMs.p50, p99: r.latencyMs.p99, lost: r.lost };
 }
-const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v));
-async function search(label, trial, deadline) {
-  const trials = [];
-  let lo = 0;
-  let hi = 0;
-  const once = async (rate) => {
-    let t;
-    try {
-      t = await trial(rate);
-    } catch (err) {
-      t = { ok: false, rate, achieved: 0, p50: NaN, p99: NaN, lost: NaN, note: err instanceof Error ? err.message : String(err) };
-    }
-    trials.push(t);
-    log(`    ${label} ${rate}/s: achieved ${t.achieved}/s, p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, lost ${fmt(t.lost)} -> ${t.ok ? 'ok' : 'over'}${t.note ? ` (${t.note})` : ''}`);
-    return t.ok;
-  };
-  // on a loaded 2-core host one trial can miss from a single stall: a rate is over when it fails twice
-  const run = async (rate) => (await once(rate)) || (performance.now() < deadline && (await once(rate)));
-  for (let rate = START_RATE; rate <= MAX_RATE && performance.now() < deadline; rate *= 2) {
-    if (!(await run(rate))) {
-      hi = rate;
-      break;
-    }
-    lo = rate;
-  }
-  for (let i = 0; i < BISECT && hi > 0 && hi - lo > lo * 0.05 && performance.now() < deadline; i++) {
-    const rate = Math.round((lo + hi) / 2);
-    if (await run(rate)) lo = rate;
-    else hi = rate;
-  }
-  return { best: lo, bound: hi || null, trials };
-}
+const search = (label, trial, deadline) => searchRate({ label, trial, log, start: START_RATE, max: MAX_RATE, bisect: BISECT, deadline });
 
 /** the socket.io-documentation server on every web node of `lab`, inside its namespace */
 async function startDocs(lab, password) {

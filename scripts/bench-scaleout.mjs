@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { measureDelivery } = await import(path.join(repo, 'dist/verify/delivery.js'));
-const { measureRawPubSub } = await import(path.join(repo, 'dist/bench/raw-pubsub.js'));
+const { measureRawPubSub } = await import('./bench/raw-pubsub.mjs');
+const { searchRate } = await import('./lib/rate-search.mjs');
 
 const trialSeconds = Number(process.argv[process.argv.indexOf('--trial-seconds') + 1]) || 3;
 const root = mkdtempSync(path.join(os.tmpdir(), 'labctl-bench-'));
@@ -100,30 +101,8 @@ try {
     const ok = r.lost === 0 && r.latencyMs.p99 < 50 && r.achievedRate >= 0.9 * rate;
     return { ok, rate, achieved: r.achievedRate, p50: r.latencyMs.p50, p99: r.latencyMs.p99, lost: r.lost };
   };
-  const search = async (label, trial) => {
-    const trials = [];
-    let lo = 0;
-    let hi = 0;
-    for (let rate = 100; rate <= 64000; rate *= 2) {
-      const t = await trial(rate);
-      trials.push(t);
-      console.log(`  ${label} ${rate}/s: achieved ${t.achieved}/s, p50 ${t.p50} ms, p99 ${t.p99} ms, lost ${t.lost} -> ${t.ok ? 'ok' : 'over'}`);
-      if (!t.ok) {
-        hi = rate;
-        break;
-      }
-      lo = rate;
-    }
-    for (let i = 0; i < 4 && hi > 0 && hi - lo > lo * 0.05; i++) {
-      const rate = Math.round((lo + hi) / 2);
-      const t = await trial(rate);
-      trials.push(t);
-      console.log(`  ${label} ${rate}/s: achieved ${t.achieved}/s, p50 ${t.p50} ms, p99 ${t.p99} ms, lost ${t.lost} -> ${t.ok ? 'ok' : 'over'}`);
-      if (t.ok) lo = rate;
-      else hi = rate;
-    }
-    return { best: lo, trials };
-  };
+  // one trial per rate, from 100/s, four bisections: this benchmark's figures since issue 4
+  const search = (label, trial) => searchRate({ label, trial, log: (line) => console.log(line.replace(/^ {4}/, '  ')), start: 100, bisect: 4, retries: 0 });
   console.log(`highest sustained rate with p99 < 50 ms and no loss (${trialSeconds} s trials, 20 clients, every client gets every message):`);
   const chat = await search('chat', chatTrial);
   const raw = await search('raw pub/sub', rawTrial);
