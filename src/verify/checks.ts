@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { LabContext, Provider } from '../providers/provider.js';
-import { LB_PORT, lbMachine, redisMachine, webMachines } from '../spec/types.js';
+import { LB_PORT, lbMachine, redisMachine, webMachines, type MachineSpec } from '../spec/types.js';
+import { clusterHealthChecks } from './cluster-health.js';
 import { checkThroughLb } from './lb.js';
 import { redisPassword } from '../roles/redis/index.js';
 import { redisPaths } from '../roles/redis/paths.js';
@@ -97,6 +98,12 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     });
   } catch (err) {
     add({ name: 'Redis is the build from source', node: redis.name, ok: false, reason: `INFO server failed: ${(err as Error).message}` });
+  }
+
+  // 2b. a Redis Cluster: every node with its password and the build, cluster_state, the slots, the replicas
+  if (spec.redis.topology === 'cluster') {
+    const prefixOf = (m: MachineSpec) => redisPaths(provider.access(lab, m).root, spec.redis.version).prefix;
+    for (const c of await clusterHealthChecks(spec, password, prefixOf)) add(c);
   }
 
   // 3. each web node serves the page, runs the app labctl built, upgrades to WebSocket, and

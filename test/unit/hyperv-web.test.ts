@@ -129,6 +129,8 @@ describe('Windows web role on the fake host (plan/fake-runner tested only)', () 
       NODE_NAME: 'web2',
       REDIS_HOST: '198.18.40.10',
       REDIS_PORT: '6379',
+      REDIS_TOPOLOGY: 'single',
+      REDIS_NODES: '',
       REDIS_USERNAME: 'chat',
       REDIS_PASSWORD_FILE: 'C:\\labctl\\secrets\\redis.password',
       CHANNEL: 'ChatApp',

@@ -51,8 +51,9 @@ describe('role templates', () => {
     assert.match(nft, /policy drop/);
     assert.match(nft, /ip saddr 10\.1\.0\.0\/24 tcp dport \{ 22, 6379 \} accept/);
     const env = renderTemplate('web-linux/app.env', {
-      lab: 'l', node: 'web1', port: 80, redisHost: '10.1.0.10', redisPort: 6379, redisUser: 'chat', passwordFile: '/p', channel: 'ChatApp', backplane: 'streams', ratePerSec: 20, rateBurst: 40,
+      lab: 'l', node: 'web1', port: 80, redisHost: '10.1.0.10', redisPort: 6379, redisTopology: 'single', redisNodes: '', redisUser: 'chat', passwordFile: '/p', channel: 'ChatApp', backplane: 'streams', ratePerSec: 20, rateBurst: 40,
     });
+    assert.match(env, /^REDIS_TOPOLOGY=single$/m);
     assert.match(env, /^REDIS_PASSWORD_FILE=\/p$/m);
     assert.match(env, /^BACKPLANE=streams$/m);
     assert.match(env, /^REDIS_USERNAME=chat$/m);

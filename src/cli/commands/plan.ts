@@ -3,6 +3,7 @@ import { planSteps } from '../../engine/runner.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 import { labSteps } from '../lifecycle.js';
+import { CLUSTER_BUS_OFFSET, clusterMasters, redisMachines, type LabSpec } from '../../spec/types.js';
 
 export function registerPlan(program: Command): void {
   program
@@ -22,6 +23,7 @@ export function registerPlan(program: Command): void {
         printJson({
           lab: lab.spec.name,
           provider: lab.provider.name,
+          redis: redisLayout(lab.spec),
           steps: planned.map((s) => ({
             id: s.id,
             machine: s.machine ?? null,
@@ -35,6 +37,11 @@ export function registerPlan(program: Command): void {
         return;
       }
       print(`plan for lab ${lab.spec.name} (${lab.provider.name})`);
+      const layout = redisLayout(lab.spec);
+      if (layout.topology === 'cluster') {
+        const replicas = layout.replicas.length ? `, replicas ${layout.replicas.map((r) => `${r.name} of ${r.of}`).join(', ')}` : ', no replicas';
+        print(`  redis cluster: masters ${layout.masters.map((m) => `${m.name} ${m.ip}`).join(', ')}${replicas}; port ${lab.spec.redis.port}, bus ${lab.spec.redis.port + CLUSTER_BUS_OFFSET}`);
+      }
       for (const s of planned) {
         const mark = s.status === 'done' ? '✓' : s.status === 'n/a' ? '-' : '•';
         print(`  ${mark} ${s.title}  [${s.reason}]`);
@@ -54,4 +61,17 @@ function formatParams(params: Record<string, unknown>): string {
   return Object.entries(params)
     .map(([k, v]) => `-${k} ${typeof v === 'string' ? str(v) : typeof v === 'boolean' ? `$${v}` : JSON.stringify(v)}`)
     .join(' ');
+}
+
+/**
+ * The redis machines and what each will be. Replicas: redis-cli --cluster create gives the
+ * masters their replicas in list order when every node has its own address (the first replica
+ * to the first master, ...), which the create step checks for the masters.
+ */
+function redisLayout(spec: LabSpec) {
+  const nodes = redisMachines(spec).map((m) => ({ name: m.name, ip: m.ip }));
+  if (spec.redis.topology !== 'cluster') return { topology: 'single' as const, masters: nodes, replicas: [] as { name: string; ip: string; of: string }[] };
+  const masters = clusterMasters(spec).map((m) => ({ name: m.name, ip: m.ip }));
+  const replicas = nodes.slice(masters.length).map((r, i) => ({ ...r, of: masters[i % masters.length]!.name }));
+  return { topology: 'cluster' as const, masters, replicas };
 }

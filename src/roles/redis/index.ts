@@ -15,6 +15,8 @@ import { effectiveSourceKind, resolveSource, type ResolvedSource } from './sourc
 import { BuildCache } from '../../buildcache/store.js';
 import { fillCache, installFromCache, planBuild, type BuildPlan } from './cached-build.js';
 import { sleep } from '../../util/time.js';
+import { redisMachines } from '../../spec/types.js';
+import { clusterBusPort, clusterConfigSection, clusterNftables, isCluster, ufwArgs } from './cluster-config.js';
 
 export const REDIS_PASSWORD_SECRET = 'redis_password';
 const SOURCE_FACT = 'redis:source';
@@ -65,21 +67,27 @@ export function redisSteps(rc: RoleContext): Step[] {
       port: spec.redis.port,
       password: redisPassword(lab),
       chatUser: CHAT_USER,
-      chatRules: chatAclRules(spec.redis.channel, chatPassword(lab), spec.redis.backplane),
+      chatRules: chatAclRules(spec.redis.channel, chatPassword(lab), spec.redis.backplane, spec.redis.topology),
       daemonize: access.services === 'pidfile' ? 'yes' : 'no',
       supervised: 'no',
       pidfile: paths.pidFile,
       logfile: paths.logFile,
       dir: paths.dataDir,
-    });
+    }) + (isCluster(spec) ? clusterConfigSection(spec, m, redisPassword(lab)) : '');
 
   // redis-server daemonizes itself (daemonize yes) and writes the pidfile
   const daemonArgs = (restart: string) => [paths.pidFile, paths.logFile, restart, 'no', paths.dataDir, '-', `${paths.prefix}/bin/redis-server`, paths.conf];
 
   const renderedFirewall = () =>
     access.firewall === 'nft'
-      ? renderTemplate('redis/nftables.conf', { lab: spec.name, subnet: spec.network.cidr, port: spec.redis.port })
-      : `ufw ${spec.network.cidr} ${spec.redis.port}`;
+      ? isCluster(spec)
+        ? clusterNftables(spec, m)
+        : renderTemplate('redis/nftables.conf', { lab: spec.name, subnet: spec.network.cidr, port: spec.redis.port })
+      : `ufw ${ufwArgs(spec, m).join(' ')}`;
+  // a cluster's other nodes wait for the first one's source and build: they install its build
+  // from the build cache instead of compiling all at once
+  const first = redisMachines(spec)[0]!;
+  const after = (what: string) => (isCluster(spec) && first.name !== m.name ? [`redis:${first.name}:${what}`] : []);
 
   // undefined: --no-cache
   const cache = rc.buildCache === false ? undefined : BuildCache.forHome(lab.home);
@@ -87,6 +95,7 @@ export function redisSteps(rc: RoleContext): Step[] {
   const buildTitle = () => {
     const into = `Redis ${spec.redis.version} into ${paths.prefix}`;
     if (buildPlan?.from === 'cache') return `${m.name}: install ${into} from the build cache (${buildPlan.key.slice(0, 12)}, no compile)`;
+    if (!buildPlan && after('build').length > 0 && cache) return `${m.name}: install ${into} from the build cache once ${first.name} has built it`;
     return `${m.name}: build ${into.replace(' into ', ' from source into ')}${buildPlan ? ` (compiling; ${buildPlan.why})` : ''}`;
   };
 
@@ -95,6 +104,7 @@ export function redisSteps(rc: RoleContext): Step[] {
       id: id('source'),
       title: `${m.name}: Redis ${spec.redis.version} source`,
       machine: m.name,
+      deps: after('source'),
       describe: () => ({ command: `resolve the ${effectiveSourceKind(spec, rc.providerName)} source of Redis ${spec.redis.version}` }),
       check: async () => {
         const fact = lab.store.fact<SourceFact>(SOURCE_FACT);
@@ -139,7 +149,7 @@ export function redisSteps(rc: RoleContext): Step[] {
         return buildTitle();
       },
       machine: m.name,
-      deps: [id('source'), id('toolchain')],
+      deps: [id('source'), id('toolchain'), ...after('build')],
       describe: () => ({ command: scriptCommand('redis/build.sh', ['SOURCE', 'SHA256', paths.work, paths.prefix, paths.buildLog, paths.confOrig, '{marker}']) }),
       check: async () => {
         const fact = lab.store.fact<SourceFact>(SOURCE_FACT);
@@ -191,7 +201,7 @@ export function redisSteps(rc: RoleContext): Step[] {
     },
     {
       id: id('config'),
-      title: `${m.name}: redis.conf (bind ${m.ip}, requirepass, protected-mode, user ${CHAT_USER} for the chat servers)`,
+      title: `${m.name}: redis.conf (bind ${m.ip}, requirepass, protected-mode, user ${CHAT_USER} for the chat servers${isCluster(spec) ? ', cluster-enabled, masterauth' : ''})`,
       machine: m.name,
       deps: [id('build')],
       describe: () => ({ command: `write ${paths.conf} (mode 0600) from templates/redis/redis.conf; keep ${paths.confOrig}` }),
@@ -209,9 +219,11 @@ export function redisSteps(rc: RoleContext): Step[] {
     },
     {
       id: id('firewall'),
-      title: `${m.name}: firewall: ${spec.redis.port} and 22 from ${spec.network.cidr} only (${access.firewall})`,
+      title: `${m.name}: firewall: ${spec.redis.port} and 22 from ${spec.network.cidr} only${isCluster(spec) ? `, cluster bus ${clusterBusPort(spec)} from the other redis machines` : ''} (${access.firewall})`,
       machine: m.name,
-      describe: () => ({ command: access.firewall === 'nft' ? 'nft -f templates/redis/nftables.conf' : scriptCommand('redis/ufw.sh', [spec.network.cidr, String(spec.redis.port)]) }),
+      describe: () => ({
+        command: access.firewall === 'nft' ? `nft -f templates/redis/${isCluster(spec) ? 'nftables-cluster.conf' : 'nftables.conf'}` : scriptCommand('redis/ufw.sh', ufwArgs(spec, m)),
+      }),
       check: async () =>
         withMachine(async (t) => {
           const mark = await t.exec(asRoot(access, `cat ${shq(paths.firewallMark)}`));
@@ -226,7 +238,7 @@ export function redisSteps(rc: RoleContext): Step[] {
             const rules = `table inet labctl\ndelete table inet labctl\n${renderedFirewall()}`;
             await t.run(asRoot(access, 'nft -f -'), { stdin: rules });
           } else {
-            const r = await runScript(t, access, 'redis/ufw.sh', [spec.network.cidr, String(spec.redis.port)], { timeoutMs: 300_000 });
+            const r = await runScript(t, access, 'redis/ufw.sh', ufwArgs(spec, m), { timeoutMs: 300_000 });
             if (r.code !== 0) throw new OperationError(`ufw setup failed on ${m.name}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
           }
           await putFile(t, access, paths.firewallMark, sha256(renderedFirewall()) + '\n', 0o644);

@@ -9,6 +9,7 @@ import { sleep } from '../../util/time.js';
 import { getHealth } from '../../verify/http.js';
 import type { RoleContext } from '../redis/index.js';
 import { CHAT_USER, chatPassword } from '../redis/acl.js';
+import { redisTopologySettings } from '../redis/cluster-config.js';
 import { asRoot, putFile, withConnection, remoteSha256, runScript, scriptCommand } from '../script.js';
 import { loadBundle, type AppBundle } from './bundle.js';
 import { webPaths } from './paths.js';
@@ -39,6 +40,7 @@ export function webLinuxSteps(rc: RoleContext, redisServiceStep: string, bundleP
       port: spec.app.port,
       redisHost: redisMachine(spec).ip,
       redisPort: spec.redis.port,
+      ...redisTopologySettings(spec),
       redisUser: CHAT_USER,
       passwordFile: (await paths()).passwordFile,
       channel: spec.redis.channel,
