@@ -1,19 +1,25 @@
 import type { Redis } from 'ioredis';
 import { aclProbes, CHAT_USER } from '../roles/redis/acl.js';
 import type { CheckResult } from './checks.js';
-import type { Backplane } from '../spec/types.js';
+import type { Backplane, RedisTopology } from '../spec/types.js';
 
 /**
  * The chat servers' Redis user can do its work and nothing else: ACL DRYRUN (Redis 7.0+), asked
  * as the default user, refuses CONFIG, FLUSHALL, KEYS and publishing or subscribing outside the
  * backplane's channels, and allows publishing and the adapter's pattern subscription on them.
  */
-export async function chatUserLimitedCheck(redis: Redis, channel: string, node: string, backplane: Backplane = 'pubsub'): Promise<CheckResult> {
+export async function chatUserLimitedCheck(
+  redis: Redis,
+  channel: string,
+  node: string,
+  backplane: Backplane = 'pubsub',
+  topology: RedisTopology = 'single',
+): Promise<CheckResult> {
   const name = `Redis user ${CHAT_USER} is limited to the backplane`;
   try {
     const wrong: string[] = [];
     const refused: string[] = [];
-    for (const p of aclProbes(channel, backplane)) {
+    for (const p of aclProbes(channel, backplane, topology)) {
       const answer = String(await redis.call('ACL', 'DRYRUN', CHAT_USER, ...p.command));
       const allowed = answer === 'OK';
       if (allowed !== p.allowed) wrong.push(`${p.why}: ${p.allowed ? `refused (${answer})` : 'allowed'}`);

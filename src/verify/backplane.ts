@@ -54,7 +54,7 @@ export function decodeBackplaneMessage(key: string, channel: string, raw: Buffer
 }
 
 /** The event a socket.io packet carries and, for the chat's own events, its messages. */
-function describePacket(packet: { data?: unknown[] } | undefined): Pick<BackplaneMessage, 'event' | 'origin' | 'payload' | 'chats'> {
+export function describePacket(packet: { data?: unknown[] } | undefined): Pick<BackplaneMessage, 'event' | 'origin' | 'payload' | 'chats'> {
   const data = Array.isArray(packet?.data) ? packet.data : [];
   const [event, payload] = data as [string | undefined, unknown];
   const chats = event === 'chat' ? [payload] : event === 'chats' && Array.isArray(payload) ? payload : undefined;
