@@ -1,20 +1,23 @@
 #!/usr/bin/env node
-// How cost grows with the number of web nodes (issue 13, part 4), single Redis, netns, through the
-// real CLI (node bin/labctl, i.e. dist/: `npm run build` first). Root only. In one run:
+// How cost grows with the number of web nodes (issue 13, part 4), netns, through the real CLI
+// (node bin/labctl, i.e. dist/: `npm run build` first). Root only. In one run:
 //   cache fill   one lab's deploy compiles Redis into the build cache of this run's own home
-//   per size N   a lab with 1 Redis + N web nodes: create, deploy (warm cache), verify, teardown, and
+//   per size N   a lab with 1 Redis + N web nodes, then (--cluster-nodes) a lab with a 3-master
+//                Redis Cluster + N web nodes: create, deploy (warm cache), verify, teardown, and
 //                the highest sustained chat rate with cross-node p99 < 50 ms and nothing lost for
 //                  chat   labctl's app (its rate limit lifted in the spec: the limit is the system's)
-//                  raw    Redis PUBLISH -> SUBSCRIBE of the same shape (ioredis, the lab's password)
+//                  raw    Redis PUBLISH -> SUBSCRIBE of the same shape (ioredis, the lab's password);
+//                         on a cluster SPUBLISH -> SSUBSCRIBE (sharded, as the chat's adapter)
 //                  docs   scripts/bench/socketio-docs-server.cjs on the same web nodes: socket.io +
-//                         @socket.io/redis-adapter, one publish per message (socket.io's documentation)
+//                         @socket.io/redis-adapter, one publish per message (socket.io's documentation;
+//                         on a cluster its ioredis-Cluster example: classic PUBLISH, not sharded)
 // Shape: 2 clients per web node, every client receives every message (N x 2 publishers and
 // subscribers for raw). Search: doubling from 250 messages/s, then bisecting; each trial a few
 // seconds (a rate counts as over when it fails twice in a row), measured by this process on its own clock (traffic to the lab's addresses only).
 // Labs bench-scale-N on 198.18.170.0/24 .. 198.18.179.0/24; everything is removed on exit,
 // error or Ctrl-C.
 //
-//   sudo node scripts/bench-scale.mjs [--nodes 2,4,8,16] [--quick] [--json]
+//   sudo node scripts/bench-scale.mjs [--nodes 2,4,8,16] [--cluster-nodes 2,4,8] [--quick] [--json]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,14 +28,18 @@ import { fileURLToPath } from 'node:url';
 import { checkBuilt, cleanOnSignals, fail, forceRemoveLab, labLeftovers, runLabctl, secs } from './lib/bench-lab.mjs';
 import { searchRate } from './lib/rate-search.mjs';
 
-const USAGE = `usage: sudo node scripts/bench-scale.mjs [--nodes 2,4,8,16] [--quick] [--json]
-  --nodes LIST  web node counts, comma-separated, each 1..16 (default 2,4,8,16; --quick: 2,4)
-  --quick       a smaller run: nodes 2,4 and shorter trials
+const USAGE = `usage: sudo node scripts/bench-scale.mjs [--nodes 2,4,8,16] [--cluster-nodes 2,4,8] [--quick] [--json]
+  --nodes LIST          web node counts with a single Redis, comma-separated, each 1..16
+                        (default 2,4,8,16; --quick: 2,4)
+  --cluster-nodes LIST  web node counts with a 3-master Redis Cluster (default 2,4,8; --quick: 2;
+                        "none": no cluster rows)
+  --quick               a smaller run: fewer sizes and shorter trials
   --json        print the results as one JSON document on stdout (progress on stderr)
   --help        this text`;
 
 const args = process.argv.slice(2);
 let nodesArg;
+let clusterArg;
 let QUICK = false;
 let JSON_OUT = false;
 for (let i = 0; i < args.length; i++) {
@@ -45,12 +52,22 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--nodes' || a.startsWith('--nodes=')) {
     nodesArg = a === '--nodes' ? args[++i] : a.slice('--nodes='.length);
     if (nodesArg === undefined) fail('--nodes needs a list, e.g. --nodes 2,4,8,16');
+  } else if (a === '--cluster-nodes' || a.startsWith('--cluster-nodes=')) {
+    clusterArg = a === '--cluster-nodes' ? args[++i] : a.slice('--cluster-nodes='.length);
+    if (clusterArg === undefined) fail('--cluster-nodes needs a list, e.g. --cluster-nodes 2,4,8, or none');
   } else fail(`unknown argument ${JSON.stringify(a)} (see --help)`);
 }
-const SIZES = (nodesArg ?? (QUICK ? '2,4' : '2,4,8,16')).split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s) : NaN));
-if (SIZES.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) fail(`--nodes needs web node counts from 1 to 16, comma-separated (got ${JSON.stringify(nodesArg)})`);
-if (new Set(SIZES).size !== SIZES.length) fail('--nodes lists a count twice');
-if (SIZES.length > 9) fail('--nodes takes at most 9 sizes (one /24 each)');
+function sizes(option, text) {
+  if (option === '--cluster-nodes' && text === 'none') return [];
+  const list = text.split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s) : NaN));
+  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) fail(`${option} needs web node counts from 1 to 16, comma-separated (got ${JSON.stringify(text)})`);
+  if (new Set(list).size !== list.length) fail(`${option} lists a count twice`);
+  return list;
+}
+const SIZES = sizes('--nodes', nodesArg ?? (QUICK ? '2,4' : '2,4,8,16'));
+const CLUSTER_SIZES = sizes('--cluster-nodes', clusterArg ?? (QUICK ? '2' : '2,4,8'));
+if (SIZES.length + CLUSTER_SIZES.length > 9) fail('--nodes and --cluster-nodes take at most 9 sizes together (one /24 each)');
+const MASTERS = 3;
 if (process.getuid?.() !== 0) fail('the netns benchmark creates network namespaces: run it as root (sudo node scripts/bench-scale.mjs)');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,30 +91,31 @@ const home = path.join(tmp, 'home');
 const env = { ...process.env, LABCTL_HOME: home };
 delete env.LABCTL_CACHE;
 
-/** lab i (0 = the cache fill) on 198.18.(170+i).0/24 */
-function makeLab(n, i, name = `bench-scale-${n}`) {
+/** lab i (0 = the cache fill) on 198.18.(170+i).0/24; cluster: 3 masters redis1..3 on .201-.203 */
+function makeLab(n, i, { name = `bench-scale-${n}`, cluster = false } = {}) {
   const net = `198.18.${170 + i}`;
   const spec = path.join(tmp, `${name}.yaml`);
   const web = Array.from({ length: n }, (_, k) => ({ name: `web${k + 1}`, ip: `${net}.${11 + k}` }));
+  const redis = cluster ? Array.from({ length: MASTERS }, (_, k) => ({ name: `redis${k + 1}`, ip: `${net}.${201 + k}` })) : [{ name: 'redis', ip: `${net}.10` }];
   writeFileSync(
     spec,
     [
       `name: ${name}`,
       'provider: netns',
       `network: { subnet: ${net}.0/24 }`,
-      'redis: { version: 7.0.15, port: 6379 }',
+      `redis: { version: 7.0.15, port: 6379${cluster ? `, topology: cluster, masters: ${MASTERS}` : ''} }`,
       'app:',
       '  port: 80',
       '  rateLimit: { perSecond: 100000, burst: 100000 }   # the system, not the per-connection limit, sets the pace',
       'machines:',
-      `  redis: { role: redis, os: ubuntu, ip: ${net}.10 }`,
+      ...redis.map((r) => `  ${r.name}: { role: redis, os: ubuntu, ip: ${r.ip} }`),
       ...web.map((w) => `  ${w.name}: { role: web, os: windows, ip: ${w.ip} }`),
       '',
     ].join('\n'),
   );
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 6);
   const labDir = path.join(home, 'labs', name);
-  return { name, n, net, spec, web, hash, labDir };
+  return { name, n, net, spec, web, redis, cluster, hash, labDir };
 }
 
 const labs = [];
@@ -144,7 +162,8 @@ async function chatTrial(nodes, rate) {
 }
 async function rawTrial(lab, password, rate) {
   const clients = lab.n * CLIENTS_PER_NODE;
-  const r = await measureRawPubSub({ target: { host: `${lab.net}.10`, port: 6379, password }, publishers: clients, subscribers: clients, rate, durationMs: TRIAL_S * 1000, settleMs: 2000 });
+  const target = lab.cluster ? { nodes: lab.redis.map((x) => ({ host: x.ip, port: 6379 })), password } : { host: lab.redis[0].ip, port: 6379, password };
+  const r = await measureRawPubSub({ target, publishers: clients, subscribers: clients, rate, durationMs: TRIAL_S * 1000, settleMs: 2000 });
   const good = r.lost === 0 && r.latencyMs.p99 < 50 && r.achievedRate >= 0.9 * rate;
   return { ok: good, rate, achieved: r.achievedRate, p50: r.latencyMs.p50, p99: r.latencyMs.p99, lost: r.lost };
 }
@@ -156,7 +175,16 @@ async function startDocs(lab, password) {
     (w) =>
       new Promise((resolve, reject) => {
         const c = spawn('ip', ['netns', 'exec', `labctl-${lab.name}-${w.name}`, process.execPath, DOCS_SERVER], {
-          env: { ...process.env, HOST: w.ip, PORT: String(DOCS_PORT), NODE_NAME: w.name, REDIS_HOST: `${lab.net}.10`, REDIS_PORT: '6379', REDIS_PASSWORD: password },
+          env: {
+            ...process.env,
+            HOST: w.ip,
+            PORT: String(DOCS_PORT),
+            NODE_NAME: w.name,
+            REDIS_HOST: lab.redis[0].ip,
+            REDIS_PORT: '6379',
+            REDIS_PASSWORD: password,
+            ...(lab.cluster ? { REDIS_NODES: lab.redis.map((x) => `${x.ip}:6379`).join(',') } : {}),
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         docsServers.add(c);
@@ -182,19 +210,21 @@ const results = { host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node
 let exitCode = 0;
 const t0 = performance.now();
 try {
-  for (const [i, n] of [[0, Math.min(...SIZES)], ...SIZES.map((n, k) => [k + 1, n])]) {
-    const lab = makeLab(n, i, i === 0 ? 'bench-scale-fill' : undefined);
+  // every lab of the run: the fill, the single-Redis sizes, then the cluster sizes
+  const ROWS = [...SIZES.map((n) => ({ n, cluster: false })), ...CLUSTER_SIZES.map((n) => ({ n, cluster: true }))];
+  const rowLab = (row, k) => makeLab(row.n, k + 1, row.cluster ? { name: `bench-scale-c${row.n}`, cluster: true } : {});
+  for (const lab of [makeLab(1, 0, { name: 'bench-scale-fill' }), ...ROWS.map(rowLab)]) {
     if (labLeftovers(lab.name, lab.hash, lab.labDir).length > 0) {
       console.error(`bench: a lab ${lab.name} is already on this host; removing it first`);
       forceRemoveLab(lab.name, lab.hash, lab.labDir);
     }
   }
-  log(`labctl scale benchmark: web nodes ${SIZES.join(', ')} (single Redis), ${CLIENTS_PER_NODE} clients per node, ${TRIAL_S} s trials${QUICK ? ' (--quick)' : ''}`);
+  log(`labctl scale benchmark: web nodes ${SIZES.join(', ') || 'none'} (single Redis), ${CLUSTER_SIZES.join(', ') || 'none'} (${MASTERS}-master Redis Cluster), ${CLIENTS_PER_NODE} clients per node, ${TRIAL_S} s trials${QUICK ? ' (--quick)' : ''}`);
   log(`host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.version}, load average ${load()}`);
 
   // the cache fill: one lab compiles Redis into this run's home, then goes
   {
-    const lab = makeLab(1, 0, 'bench-scale-fill');
+    const lab = makeLab(1, 0, { name: 'bench-scale-fill' });
     labs.push(lab);
     await ok(lab, ['create']);
     const d = await ok(lab, ['deploy', '--json'], 1_800_000);
@@ -203,19 +233,22 @@ try {
     log(`cache fill (1 web node): cold deploy ${secs(d.ms)} (Redis compiled into the build cache), teardown ${secs(t.ms)}  (load ${load()})`);
   }
 
-  // each size gets an even share of a ~13-minute budget for its searches (--quick: ~4)
-  const budgetMs = (QUICK ? 4 : 13) * 60_000;
-  for (const [k, n] of SIZES.entries()) {
-    const lab = makeLab(n, k + 1);
+  // each row gets an even share of a budget for its searches: ~3.25 minutes a row (--quick: ~2)
+  const budgetMs = ROWS.length * (QUICK ? 2 : 3.25) * 60_000;
+  for (const [k, row] of ROWS.entries()) {
+    const n = row.n;
+    const lab = rowLab(row, k);
     labs.push(lab);
-    log(`\n${n} web nodes (${lab.net}.0/24), load average ${load()}`);
+    const backplane = row.cluster ? `${MASTERS}-master cluster` : 'single Redis';
+    log(`\n${n} web nodes, ${backplane} (${lab.net}.0/24), load average ${load()}`);
     const c = await ok(lab, ['create']);
     const d = await ok(lab, ['deploy', '--json'], 600_000);
-    const from = JSON.parse(readFileSync(path.join(lab.labDir, 'state.json'), 'utf8')).steps['redis:redis:build']?.info?.from;
+    const steps = JSON.parse(readFileSync(path.join(lab.labDir, 'state.json'), 'utf8')).steps;
+    const from = [...new Set(lab.redis.map((r) => steps[`redis:${r.name}:build`]?.info?.from))].join('+');
     const v = await ok(lab, ['verify', '--json']);
     log(`  create ${secs(c.ms)}, deploy ${secs(d.ms)} (Redis from ${from}), verify ${secs(v.ms)}`);
     const password = readFileSync(path.join(lab.labDir, 'secrets/redis_password'), 'utf8').trim();
-    const share = (budgetMs - (performance.now() - t0)) / (SIZES.length - k);
+    const share = (budgetMs - (performance.now() - t0)) / (ROWS.length - k);
     const deadline = () => performance.now() + Math.max(20_000, share / 3);
     const chatNodes = lab.web.map((w) => ({ name: w.name, url: `http://${w.ip}` }));
     const loadBefore = os.loadavg()[0];
@@ -228,8 +261,8 @@ try {
     const t = await ok(lab, ['teardown', '--yes']);
     const left = labLeftovers(lab.name, lab.hash, lab.labDir);
     if (left.length > 0) throw new Error(`teardown left: ${left.join(', ')}`);
-    const row = { nodes: n, createMs: Math.round(c.ms), deployMs: Math.round(d.ms), redisFrom: from, verifyMs: Math.round(v.ms), teardownMs: Math.round(t.ms), chat: chat.best, chatBound: chat.bound, raw: raw.best, rawBound: raw.bound, docs: docs.best, docsBound: docs.bound, load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))], trials: { chat: chat.trials, raw: raw.trials, docs: docs.trials } };
-    results.sizes.push(row);
+    const figures = { nodes: n, backplane: row.cluster ? `cluster-${MASTERS}` : 'single', createMs: Math.round(c.ms), deployMs: Math.round(d.ms), redisFrom: from, verifyMs: Math.round(v.ms), teardownMs: Math.round(t.ms), chat: chat.best, chatBound: chat.bound, raw: raw.best, rawBound: raw.bound, docs: docs.best, docsBound: docs.bound, load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))], trials: { chat: chat.trials, raw: raw.trials, docs: docs.trials } };
+    results.sizes.push(figures);
     log(`  teardown ${secs(t.ms)}; highest rate with cross-node p99 < 50 ms, nothing lost: chat ${chat.best}/s, raw ${raw.best}/s, socket.io docs ${docs.best}/s  (load ${load()})`);
   }
   results.totalMs = Math.round(performance.now() - t0);
@@ -237,9 +270,9 @@ try {
   const bound = (best, b) => (b ? `${best}` : `≥ ${best}`);
   const lines = [
     '',
-    `| web nodes | create | deploy (warm cache) | verify | teardown | chat msg/s | raw pub/sub msg/s | socket.io docs msg/s | load (1 min) |`,
-    `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
-    ...results.sizes.map((r) => `| ${r.nodes} | ${secs(r.createMs)} | ${secs(r.deployMs)} | ${secs(r.verifyMs)} | ${secs(r.teardownMs)} | ${bound(r.chat, r.chatBound)} | ${bound(r.raw, r.rawBound)} | ${bound(r.docs, r.docsBound)} | ${r.load1.join(' → ')} |`),
+    `| web nodes | Redis | create | deploy (warm cache) | verify | teardown | chat msg/s | raw pub/sub msg/s | socket.io docs msg/s | load (1 min) |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
+    ...results.sizes.map((r) => `| ${r.nodes} | ${r.backplane === 'single' ? 'single' : `cluster, ${MASTERS} masters`} | ${secs(r.createMs)} | ${secs(r.deployMs)} | ${secs(r.verifyMs)} | ${secs(r.teardownMs)} | ${bound(r.chat, r.chatBound)} | ${bound(r.raw, r.rawBound)} | ${bound(r.docs, r.docsBound)} | ${r.load1.join(' → ')} |`),
     '',
     `msg/s: the highest rate (doubling from ${START_RATE}, then bisecting; ${TRIAL_S} s trials) with cross-node p99 < 50 ms and nothing lost (over = failed twice), ${CLIENTS_PER_NODE} clients per node, every client receiving every message ("≥": no failing rate found within the search's time).`,
     `cache fill: cold deploy ${secs(results.cacheFill.deployMs)}. whole run ${secs(results.totalMs)}, load average at the end ${load()}`,

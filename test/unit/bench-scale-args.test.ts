@@ -17,11 +17,12 @@ test('bench-scale --help prints the usage and exits 0', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^usage: .*bench-scale\.mjs .*--nodes/);
   assert.match(r.stdout, /--quick/);
+  assert.match(r.stdout, /--cluster-nodes/);
   assert.match(r.stdout, /--json/);
   assert.equal(r.stderr, '');
 });
 
-for (const args of [['--nodes', '3x'], ['--nodes', '0'], ['--nodes', '2,17'], ['--nodes', '2,2'], ['--nodes', ''], ['--nodes'], ['--nodes', '2,,4'], ['--frobnicate'], ['extra']]) {
+for (const args of [['--nodes', '3x'], ['--nodes', '0'], ['--nodes', '2,17'], ['--nodes', '2,2'], ['--nodes', ''], ['--nodes'], ['--nodes', '2,,4'], ['--cluster-nodes', '0'], ['--cluster-nodes', '2,2'], ['--cluster-nodes'], ['--nodes', '1,2,3,4,5', '--cluster-nodes', '1,2,3,4,5'], ['--frobnicate'], ['extra']]) {
   test(`bench-scale ${args.join(' ') || '(empty)'} exits 2 with one line`, () => {
     const r = run(...args);
     assert.equal(r.status, 2, `${r.stdout}${r.stderr}`);
