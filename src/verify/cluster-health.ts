@@ -30,7 +30,16 @@ export async function surveyCluster(spec: LabSpec, password: string, timeoutMs =
 /** The cluster as labctl made it: every node ok and knowing all the others, every slot served. */
 export function clusterFormed(spec: LabSpec, s: ClusterSurvey): boolean {
   const n = redisMachines(spec).length;
-  return s.views.every((v) => v.view && v.view.info.cluster_state === 'ok' && Number(v.view.info.cluster_known_nodes) === n && Number(v.view.info.cluster_slots_assigned) === CLUSTER_SLOTS);
+  // masters holding slots: after a failover the promoted replica counts, its failed master not
+  const masters = (v: NodeView) => v.nodes.filter((x) => x.flags.includes('master') && x.slots > 0).length;
+  return s.views.every(
+    (v) =>
+      v.view &&
+      v.view.info.cluster_state === 'ok' &&
+      Number(v.view.info.cluster_known_nodes) === n &&
+      Number(v.view.info.cluster_slots_assigned) === CLUSTER_SLOTS &&
+      masters(v.view) === spec.redis.masters,
+  );
 }
 
 /** ip:port -> machine name, for reports. */

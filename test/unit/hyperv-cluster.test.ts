@@ -65,7 +65,7 @@ describe('a Redis Cluster spec on Hyper-V (fake host)', () => {
       assert.equal(ufw, `sh templates/redis/ufw.sh 198.18.40.0/24 6379 16379 ${peers.join(' ')}`);
     }
     assert.deepEqual(step(CLUSTER_CREATE_STEP).deps, ['redis:redis1:service', 'redis:redis2:service', 'redis:redis3:service']);
-    assert.match(step(CLUSTER_CREATE_STEP).describe!().command!, /redis-cli \S*password 0 30 198\.18\.40\.21:6379 198\.18\.40\.22:6379 198\.18\.40\.23:6379$/);
+    assert.match(step(CLUSTER_CREATE_STEP).describe!().command!, /redis-cli \S*password 3 30 198\.18\.40\.21:6379 198\.18\.40\.22:6379 198\.18\.40\.23:6379$/);
     const app = steps.filter((s) => s.machine === 'web1' && s.deps?.includes(CLUSTER_CREATE_STEP));
     assert.ok(app.length > 0, 'a web1 step waits for the cluster');
     const xml = renderWebConfig(l.lab, l.lab.spec.machines.find((m) => m.name === 'web1')!);

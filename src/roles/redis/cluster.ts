@@ -2,6 +2,7 @@ import type { Step } from '../../engine/step.js';
 import type { LabContext, MachineAccess } from '../../providers/provider.js';
 import { clusterMasters, redisMachines } from '../../spec/types.js';
 import { OperationError } from '../../util/errors.js';
+import { sleep } from '../../util/time.js';
 import { clusterFormed, describeShards, surveyCluster } from '../../verify/cluster-health.js';
 import { readNodeView } from '../../verify/cluster-probe.js';
 import { runScript, scriptCommand, withConnection } from '../script.js';
@@ -14,15 +15,17 @@ export const CLUSTER_CREATE_STEP = 'redis-cluster:create';
 const AGREE_SECONDS = 30;
 
 /**
- * Forming the Redis Cluster, once every node's redis-server runs: `redis-cli --cluster create`
- * on the first node (masters first, in spec order), then every node must say cluster_state:ok.
+ * Forming the Redis Cluster, once every node's redis-server runs: on the first node,
+ * `redis-cli --cluster create` with the masters (the first redis machines), then each replica
+ * added to its master in spec order (templates/redis/cluster-create.sh), then every node must say
+ * cluster_state:ok.
  * Done when every node already knows all the others and all slots are assigned.
  */
 export function clusterCreateSteps(lab: LabContext, first: MachineAccess, serviceSteps: string[]): Step[] {
   const spec = lab.spec;
   const nodes = redisMachines(spec);
   const paths = redisPaths(first.root, spec.redis.version);
-  const args = () => [`${paths.prefix}/bin/redis-cli`, paths.passwordFile, String(spec.redis.replicasPerMaster), String(AGREE_SECONDS), ...clusterNodeList(spec)];
+  const args = () => [`${paths.prefix}/bin/redis-cli`, paths.passwordFile, String(spec.redis.masters), String(AGREE_SECONDS), ...clusterNodeList(spec)];
   const shape = `${spec.redis.masters} masters${spec.redis.replicasPerMaster ? ` + ${spec.redis.masters * spec.redis.replicasPerMaster} replicas` : ''}`;
   return [
     {
@@ -46,12 +49,20 @@ export function clusterCreateSteps(lab: LabContext, first: MachineAccess, servic
             [...tail, `a node that already holds slots or knows other nodes cannot join again: labctl teardown, then up`],
           );
         }
-        // the masters must be the spec's first ones: verify, failover and the docs name them
-        const view = await readNodeView({ host: first.machine.ip, port: spec.redis.port, password: redisPassword(lab) });
+        // the masters must be the spec's first ones: verify, failover and the docs name them. The
+        // first node learns the replicas' new role by gossip: a few hundred ms after add-node
         const want = new Set(clusterMasters(spec).map((m) => `${m.ip}:${spec.redis.port}`));
-        const got = view.nodes.filter((n) => n.flags.includes('master')).map((n) => n.addr);
-        if (got.length !== want.size || got.some((a) => !want.has(a))) {
-          throw new OperationError(`the cluster's masters are ${got.join(', ')}, not the spec's first ${spec.redis.masters} redis machines (${[...want].join(', ')})`);
+        const deadline = Date.now() + 10_000;
+        let view;
+        let got: string[] = [];
+        for (;;) {
+          view = await readNodeView({ host: first.machine.ip, port: spec.redis.port, password: redisPassword(lab) });
+          got = view.nodes.filter((n) => n.flags.includes('master')).map((n) => n.addr);
+          if (got.length === want.size && got.every((a) => want.has(a))) break;
+          if (Date.now() > deadline) {
+            throw new OperationError(`the cluster's masters are ${got.join(', ')}, not the spec's first ${spec.redis.masters} redis machines (${[...want].join(', ')})`);
+          }
+          await sleep(200);
         }
         const shards = describeShards(spec, view);
         ctx.log(shards);
