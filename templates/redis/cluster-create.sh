@@ -2,9 +2,9 @@
 # Forms the lab's Redis Cluster from its nodes (run on the first node): the first MASTERS nodes
 # become the masters (redis-cli --cluster create), then each further node is added as a replica
 # of master (i mod MASTERS), in order, so which replica serves which master is the spec's order
-# and not redis-cli's choice. Then waits until every node says cluster_state:ok and knows all the
-# others, and every replica's link to its master is up. The password is read from the node's
-# file into REDISCLI_AUTH (Redis's documented way), never put on a command line.
+# and not redis-cli's choice. Then waits until every node says cluster_state:ok, knows all the
+# others and every replica as one, and every replica's link to its master is up. The password is
+# read from the node's file into REDISCLI_AUTH (Redis's documented way), never put on a command line.
 # usage: cluster-create.sh REDIS_CLI PASSWORD_FILE MASTERS WAIT_SECONDS IP:PORT...
 # exit: 0 formed; 3 redis-cli --cluster create or add-node failed; 4 not agreed within WAIT_SECONDS
 set -eu
@@ -29,8 +29,15 @@ ask() { # ask IP:PORT COMMAND... : a node's answer, without carriage returns
   "$cli" -h "${n%:*}" -p "${n##*:}" "$@" 2>&1 | tr -d '\r'
 }
 
+# a run cut short (Ctrl-C, a lost SSH link) is resumed: masters that already hold every slot are
+# not created again (redis-cli refuses a node that is not empty), replicas already following
+# their master are not added again
+first=${masters# }
+first=${first%% *}
+if [ "$(ask "$first" cluster info | sed -n 's/^cluster_slots_assigned://p')" = 16384 ]; then
+  echo "the masters already hold all 16384 slots"
 # shellcheck disable=SC2086 # ip:port words, no spaces
-if ! "$cli" --cluster create $masters --cluster-replicas 0 --cluster-yes; then
+elif ! "$cli" --cluster create $masters --cluster-replicas 0 --cluster-yes; then
   echo "redis-cli --cluster create failed" >&2
   exit 3
 fi
@@ -43,7 +50,17 @@ for replica in $replicas; do
     j=$((j + 1))
   done
   id=$(ask "$master" cluster myid)
-  if ! "$cli" --cluster add-node "$replica" "$master" --cluster-slave --cluster-master-id "$id"; then
+  if ask "$replica" cluster nodes | grep myself | grep -q " $id "; then
+    echo "$replica already replicates $master"
+  elif [ "$(ask "$replica" cluster info | sed -n 's/^cluster_known_nodes://p')" != 1 ]; then
+    # it met the cluster but its CLUSTER REPLICATE was cut off; the master's id reaches it by gossip
+    until_known=$(( $(date +%s) + wait ))
+    until ask "$replica" cluster nodes | grep -q "^$id "; do
+      [ "$(date +%s)" -lt "$until_known" ] || { echo "$replica: its master $id is still unknown to it after ${wait}s" >&2; exit 4; }
+      sleep 0.2
+    done
+    [ "$(ask "$replica" cluster replicate "$id")" = OK ] || { echo "$replica: CLUSTER REPLICATE $id refused" >&2; exit 3; }
+  elif ! "$cli" --cluster add-node "$replica" "$master" --cluster-slave --cluster-master-id "$id"; then
     echo "redis-cli --cluster add-node $replica as a replica of $master failed" >&2
     exit 3
   fi
@@ -60,9 +77,11 @@ for node in "$@"; do
     case " $replicas " in
       *" $node "*) link=$(ask "$node" info replication | sed -n 's/^master_link_status://p') ;;
     esac
-    [ "$state" = ok ] && [ "$known" = "$total" ] && [ "$link" = up ] && break
+    # and it has heard (by gossip) that each replica is one
+    seen=$(ask "$node" cluster nodes | awk '$3 ~ /slave/' | wc -l | tr -d ' ')
+    [ "$state" = ok ] && [ "$known" = "$total" ] && [ "$link" = up ] && [ "$seen" = "$((total - mcount))" ] && break
     if [ "$(date +%s)" -ge "$end" ]; then
-      echo "$node: cluster_state ${state:-unknown}, ${known:-?} of $total nodes known, link to its master ${link:-unknown} after ${wait}s" >&2
+      echo "$node: cluster_state ${state:-unknown}, ${known:-?} of $total nodes known, $seen of $((total - mcount)) replicas seen, link to its master ${link:-unknown} after ${wait}s" >&2
       exit 4
     fi
     sleep 0.2
