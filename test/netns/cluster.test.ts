@@ -154,6 +154,14 @@ describe('Redis Cluster backplane on netns: create, deploy, verify, teardown', {
     assert.equal(r.code, 0, describeResult(r));
   });
 
+  test('labctl redis-cli on a cluster: the first node, following a key to the node that serves its slot', async () => {
+    assert.match((await ok(['redis-cli', 'CLUSTER', 'INFO'])).stdout, /cluster_state:ok/);
+    // "foo" hashes to slot 12182: redis3's, not redis1's, so only a redirect gets there
+    assert.match((await ok(['redis-cli', 'SET', 'foo', 'bar'])).stdout, /OK/);
+    assert.match((await ok(['redis-cli', 'GET', 'foo'])).stdout, /bar/);
+    assert.match((await ok(['redis-cli', 'DEL', 'foo'])).stdout, /1/);
+  });
+
   test('teardown removes every node: nothing left', async () => {
     await lab.teardown();
     assert.deepEqual(lab.leftovers(), []);

@@ -26,7 +26,8 @@ export function registerRedisCli(program: Command): void {
       // the shell reads the password file on the machine into REDISCLI_AUTH: it is in no argv that ps shows
       const command =
         `REDISCLI_AUTH="$(cat ${shq(paths.passwordFile)})" exec ${shq(`${paths.prefix}/bin/redis-cli`)} ` +
-        `-h ${shq(m.ip)} -p ${lab.spec.redis.port} ${args.map(shq).join(' ')}`;
+        // a cluster: -c follows MOVED/ASK to the node that serves a key's slot
+        `-h ${shq(m.ip)} -p ${lab.spec.redis.port} ${lab.spec.redis.topology === 'cluster' ? '-c ' : ''}${args.map(shq).join(' ')}`;
       const full = access.asRoot ? access.asRoot(`sh -c ${shq(command)}`) : command;
       const t = await connectMachine(lab, m.name);
       try {
