@@ -5,6 +5,7 @@ import type { ServerOptions } from 'socket.io';
 import type { AppConfig } from './config.js';
 import { streamsKeys } from '../spec/backplane-keys.js';
 import type { RedisLink } from './redis-link.js';
+import { broadcastWithoutWaiting } from './ordered-broadcast.js';
 import { dropRepeatedEntries } from './stream-dedupe.js';
 
 /** How long a disconnected client's session (rooms, missed messages) is kept for it to come back. */
@@ -17,7 +18,13 @@ export function backplaneOptions(config: AppConfig, link: RedisLink): Partial<Se
     // traffic is spread instead of every message crossing the cluster bus to every node.
     // static: the chat broadcasts to everyone, so two channels (the namespace's and this server's
     // private one for requests) are all it needs; dynamic would add a channel per room.
-    return { adapter: createShardedAdapter(link.pub, link.sub, { channelPrefix: config.channel, subscriptionMode: 'static' }) };
+    const sharded = createShardedAdapter(link.pub, link.sub, { channelPrefix: config.channel, subscriptionMode: 'static' });
+    return {
+      // called with `new` by socket.io: a function, not an arrow (see the streams adapter below)
+      adapter: function (nsp: Parameters<typeof sharded>[0]) {
+        return broadcastWithoutWaiting(sharded(nsp));
+      } as unknown as typeof sharded,
+    };
   }
   if (config.backplane === 'pubsub') return { adapter: createPubSubAdapter(link.pub, link.sub, { key: config.channel }) };
   // config.ts refuses streams with a cluster: the link's clients are single-node ones here
