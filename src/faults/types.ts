@@ -5,8 +5,9 @@ import type { MachineSpec } from '../spec/types.js';
  *   redis-restart  the Redis service restarted (its clients' connections drop, its data goes: no persistence)
  *   web-kill       one web node's chat app killed (SIGKILL, a crash) and started again, as a service manager does
  *   link-cut       one machine's network link down for a few seconds, then up (TCP connections survive if short)
+ *   redis-failover a Redis Cluster: the master of the chat channel's shard killed (SIGKILL); its replica takes over
  */
-export const FAULT_KINDS = ['redis-restart', 'web-kill', 'link-cut'] as const;
+export const FAULT_KINDS = ['redis-restart', 'web-kill', 'link-cut', 'redis-failover'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** When the fault happened, on this process's performance.now() clock (the delivery measurement's). */

@@ -17,6 +17,9 @@ import { throwIfInterrupted } from '../util/cancel.js';
 import { chatConnectionsCheck, chatUserLimitedCheck } from './acl.js';
 import type { FaultReport } from './fault-analysis.js';
 import { runFaultDelivery, type FaultRequest } from './fault-run.js';
+import { clusterMembers, type ChannelShard } from './channel-shard.js';
+import { clusterChatUserCheck, clusterConnectionsCheck, shardCheck, shardSubscribers } from './cluster-backplane.js';
+import { ShardTap } from './shard-tap.js';
 import { sleep } from '../util/time.js';
 
 export interface CheckResult {
@@ -44,6 +47,8 @@ export interface VerifyReport {
   /** verify --fault: per node lost, duplicated, out of order, outage and recovery */
   fault?: FaultReport;
   backplane?: { broadcasts: number; origins: string[]; serversSubscribed: number; sample?: BackplaneMessage };
+  /** a Redis Cluster: the shard that carries the chat channel (after the fault, with --fault) */
+  shard?: ChannelShard;
   browser?: BrowserReport;
   durationMs: number;
 }
@@ -79,8 +84,11 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
       : `without the password Redis answered: ${without}`,
   });
 
-  // 1b. the chat servers' own Redis user may do their work and nothing else
-  if (password) add(await withRedis(target, (c) => chatUserLimitedCheck(c, spec.redis.channel, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'Redis user chat is limited to the backplane', node: redis.name, ok: false, reason: err.message })));
+  const cluster = spec.redis.topology === 'cluster';
+  const members = clusterMembers(spec);
+  // 1b. the chat servers' own Redis user may do their work and nothing else (every node of a cluster)
+  if (password && cluster) add(await clusterChatUserCheck(members, spec.redis.channel, spec.redis.backplane, password));
+  else if (password) add(await withRedis(target, (c) => chatUserLimitedCheck(c, spec.redis.channel, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'Redis user chat is limited to the backplane', node: redis.name, ok: false, reason: err.message })));
 
   // 2. it is the build from source
   try {
@@ -104,6 +112,13 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   if (spec.redis.topology === 'cluster') {
     const prefixOf = (m: MachineSpec) => redisPaths(provider.access(lab, m).root, spec.redis.version).prefix;
     for (const c of await clusterHealthChecks(spec, password, prefixOf)) add(c);
+  }
+  // 2c. which shard carries the chat channel
+  let shard: ChannelShard | undefined;
+  if (cluster && password) {
+    const r = await shardCheck(members, spec.redis.channel, password, spec.redis.replicasPerMaster > 0);
+    shard = r.shard;
+    add(r.check);
   }
 
   // 3. each web node serves the page, runs the app labctl built, upgrades to WebSocket, and
@@ -141,7 +156,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   let tap: Tap | undefined;
   const seen: BackplaneMessage[] = [];
   if (password) {
-    tap = openTap(target, spec.redis.channel, spec.redis.backplane);
+    tap = cluster ? new ShardTap(members.map((m) => ({ host: m.host, port: m.port })), password, spec.redis.channel) : openTap(target, spec.redis.channel, spec.redis.backplane);
     tap.onMessage((m) => {
       if (m.kind === 'broadcast' && m.chats) seen.push(m);
     });
@@ -161,13 +176,19 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
   add({ name: 'messages reach every client on every node', ok: delivery.ok, reason: delivery.reason });
 
   // 4b. and they are connected to Redis as that user
-  if (password) add(await withRedis(target, (c) => chatConnectionsCheck(c, webs.map((w) => w.name), redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message })));
+  if (password && cluster) add(shard ? await clusterConnectionsCheck(members, password, webs.map((w) => w.name), shard) : { name: 'the chat servers connect as Redis user chat (every cluster node)', ok: false, reason: 'the chat channel\'s shard is unknown' });
+  else if (password) add(await withRedis(target, (c) => chatConnectionsCheck(c, webs.map((w) => w.name), redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message })));
 
   // 5. the traffic is on the Redis channel, and every web server is subscribed
   await tap?.stop();
   let backplane: VerifyReport['backplane'];
   try {
-    const servers = await withRedis(target, (c) => subscribedServers(c, spec.redis.channel, spec.redis.backplane));
+    const servers = cluster
+      ? shard && password
+        ? await shardSubscribers(password, shard)
+        : -1
+      : await withRedis(target, (c) => subscribedServers(c, spec.redis.channel, spec.redis.backplane));
+    const subscribedOn = cluster ? `${spec.redis.channel}#/# on ${shard?.master.name ?? '?'} (PUBSUB SHARDNUMSUB)` : serversChannel(spec.redis.channel, spec.redis.backplane);
     const ours = seen.flatMap((m) => (m.chats ?? []).filter((c) => typeof c?.text === 'string' && c.text.startsWith('verify ')));
     const origins = [...new Set(ours.map((c) => c.origin ?? '?'))].sort();
     backplane = { broadcasts: ours.length, origins, serversSubscribed: servers, sample: seen[0] };
@@ -175,11 +196,14 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     const problems: string[] = [];
     if (!tap) problems.push('could not subscribe to the backplane');
     if (ours.length !== accepted) problems.push(`${ours.length} messages seen on ${tap?.describe ?? spec.redis.channel}, ${accepted} expected`);
-    if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${serversChannel(spec.redis.channel, spec.redis.backplane)}, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
+    if (servers !== webs.length) problems.push(`${servers} servers subscribed to ${subscribedOn}, expected ${webs.length} (${webs.map((w) => w.name).join(', ')})`);
     add({
       name: 'backplane carries the messages',
       ok: problems.length === 0,
-      reason: problems.length === 0 ? `${ours.length} messages on ${spec.redis.backplane === 'streams' ? tap!.describe : `${spec.redis.channel}#/#`} from ${origins.join(', ')}; ${servers} servers subscribed` : problems.join('; '),
+      reason:
+        problems.length === 0
+          ? `${ours.length} messages on ${spec.redis.backplane === 'streams' || cluster ? tap!.describe : `${spec.redis.channel}#/#`}${cluster && shard ? ` via ${shard.master.name}` : ''} from ${origins.join(', ')}; ${servers} servers subscribed`
+          : problems.join('; '),
     });
   } catch (err) {
     add({ name: 'backplane carries the messages', ok: false, reason: (err as Error).message });
@@ -214,6 +238,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     checks,
     delivery,
     backplane,
+    ...(shard ? { shard } : {}),
     durationMs: Date.now() - started,
   };
 
@@ -228,6 +253,7 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
     add({ name: `messages under ${req.kind} (${fault.fault.target}): ${spec.redis.backplane} keeps its promise`, ok: fault.ok, reason: fault.reason });
     // after the fault every server is back on Redis as chat, and subscribed (bounded wait: a
     // server may still be reconnecting when the last message arrived)
+    if (password && cluster) return clusterAfterFault(password, fault);
     if (password) {
       const names = webs.map((w) => w.name);
       let conn = await withRedis(target, (c) => chatConnectionsCheck(c, names, redis.name, spec.redis.backplane)).catch((err: Error) => ({ name: 'the chat servers connect as Redis user chat', node: redis.name, ok: false, reason: err.message }));
@@ -244,6 +270,30 @@ export async function verifyLab(lab: LabContext, provider: Provider, opts: Verif
       });
     }
     return { ok: checks.every((c) => c.ok), lab: spec.name, provider: provider.name, checks, delivery, fault, durationMs: Date.now() - started };
+
+    /** a cluster after the fault: the channel's shard now (a promoted replica after redis-failover), the servers on it as chat */
+    async function clusterAfterFault(pw: string, report: FaultReport): Promise<VerifyReport> {
+      const names = webs.map((w) => w.name);
+      const now = await shardCheck(members, spec.redis.channel, pw, false);
+      add({ ...now.check, name: `after the fault: ${now.check.name}` });
+      if (now.shard) {
+        const s = now.shard;
+        let conn = await clusterConnectionsCheck(members, pw, names, s);
+        for (let i = 0; i < 50 && !conn.ok; i++) {
+          await sleep(200);
+          conn = await clusterConnectionsCheck(members, pw, names, s);
+        }
+        add({ ...conn, name: `after the fault: ${conn.name}` });
+        const servers = await shardSubscribers(pw, s).catch(() => -1);
+        add({
+          name: 'after the fault: every server subscribed to the backplane',
+          node: s.master.name,
+          ok: servers === webs.length,
+          reason: `${servers} servers subscribed to ${s.channel} on ${s.master.name} (PUBSUB SHARDNUMSUB), expected ${webs.length}`,
+        });
+      }
+      return { ok: checks.every((c) => c.ok), lab: spec.name, provider: provider.name, checks, delivery, fault: report, ...(now.shard ? { shard: now.shard } : {}), durationMs: Date.now() - started };
+    }
   }
 }
 

@@ -11,6 +11,11 @@ export const FAULT_AT_MS = 3000;
 const AFTER_FAULT_MS = RECOVERY_LIMIT_MS + 3000;
 /** What a fault other than link-cut is reckoned to take, for the run's length. */
 const FAULT_RECKONED_MS = 2000;
+/**
+ * redis-failover: the cluster's node timeout (5 s in labctl's cluster.conf) before the replica
+ * is elected, then the servers' slot refresh: reckoned generously so recovery is seen.
+ */
+const FAILOVER_RECKONED_MS = 10_000;
 
 export interface FaultRequest {
   kind: FaultKind;
@@ -23,6 +28,13 @@ export interface FaultRequest {
 /** The machine a fault goes to, or a one-line UsageError (exit 2) before anything is measured. */
 export function faultTarget(spec: LabSpec, req: FaultRequest): MachineSpec {
   if (!FAULT_KINDS.includes(req.kind)) throw new UsageError(`--fault must be one of ${FAULT_KINDS.join(', ')}, got "${req.kind}"`);
+  if (req.kind === 'redis-failover') {
+    if (spec.redis.topology !== 'cluster') throw new UsageError(`--fault redis-failover needs a Redis Cluster: lab ${spec.name} has redis.topology ${spec.redis.topology}`);
+    if (spec.redis.replicasPerMaster < 1) throw new UsageError(`--fault redis-failover needs a replica to promote: lab ${spec.name} has redis.replicasPerMaster 0`);
+    // the channel's master is found when the fault is prepared: which node that is depends on the slots, not on the spec
+    if (req.target) throw new UsageError('--fault-target does not apply to --fault redis-failover: it kills the master of the chat channel\'s shard, found when it runs');
+    return redisMachine(spec);
+  }
   const machine = req.target
     ? spec.machines.find((m) => m.name === req.target)
     : req.kind === 'web-kill'
@@ -40,7 +52,7 @@ export function faultRunMessages(ratePerClient: number, req: FaultRequest): numb
 }
 
 function minimumRunMs(req: FaultRequest): number {
-  return FAULT_AT_MS + (req.kind === 'link-cut' ? req.downMs : FAULT_RECKONED_MS) + AFTER_FAULT_MS;
+  return FAULT_AT_MS + (req.kind === 'link-cut' ? req.downMs : req.kind === 'redis-failover' ? FAILOVER_RECKONED_MS : FAULT_RECKONED_MS) + AFTER_FAULT_MS;
 }
 
 /** A run too short to see the fault and the recovery after it is bad input, said before anything starts. */

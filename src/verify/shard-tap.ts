@@ -64,6 +64,10 @@ export class ShardTap implements Tap {
         this.client.ssubscribe(this.channel),
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`SSUBSCRIBE ${this.channel}: no answer within 5 s`)), 5000))),
       ]);
+    } catch (err) {
+      // a Cluster client keeps trying for ever: stop it, or the process never ends
+      this.client.disconnect();
+      throw err;
     } finally {
       clearTimeout(timer);
     }

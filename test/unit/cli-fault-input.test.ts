@@ -45,6 +45,28 @@ writeFileSync(
   ].join('\n'),
 );
 
+/** a Redis Cluster, masters only or with a replica each (198.18.26.0/24, never created) */
+function clusterSpec(file: string, name: string, replicas: number): string {
+  const redis = Array.from({ length: 3 * (1 + replicas) }, (_, i) => `  redis${i + 1}: { role: redis, os: ubuntu, ip: 198.18.26.${10 + i} }`);
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'provider: netns',
+      'network: { subnet: 198.18.26.0/24 }',
+      `redis: { version: 7.0.15, topology: cluster, masters: 3, replicasPerMaster: ${replicas} }`,
+      'machines:',
+      ...redis,
+      '  web1: { role: web, os: ubuntu, ip: 198.18.26.21 }',
+      '  web2: { role: web, os: ubuntu, ip: 198.18.26.22 }',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+const clusterNoReplicas = clusterSpec(path.join(root, 'cluster0.yaml'), 'faultin-c0', 0);
+const clusterReplicas = clusterSpec(path.join(root, 'cluster1.yaml'), 'faultin-c1', 1);
+
 const CASES: { args: string[]; line: RegExp; spec?: string }[] = [
   { args: ['--fault', 'nope'], line: /option '--fault <kind>' argument 'nope' is invalid\. must be one of redis-restart, web-kill, link-cut/ },
   { args: ['--fault'], line: /option '--fault <kind>' argument missing/ },
@@ -60,6 +82,11 @@ const CASES: { args: string[]; line: RegExp; spec?: string }[] = [
   { args: ['--fault', 'link-cut', '--fault-for', '10', '--messages', '300'], line: /^labctl: --messages 300 at --rate 16\/s lasts 18\.8 s: a --fault link-cut run needs at least 21 s/ },
   { args: ['--fault', 'redis-restart', '--browser'], line: /^labctl: --fault and --browser cannot be combined: run verify --browser on its own$/ },
   { args: ['--fault', 'redis-restart'], spec: hypervSpec, line: /^labctl: verify --fault is not supported on the hyperv provider yet \(the netns provider implements it\)$/ },
+  { args: ['--fault', 'redis-failover'], line: /^labctl: --fault redis-failover needs a Redis Cluster: lab faultin-a has redis\.topology single$/ },
+  { args: ['--fault', 'redis-failover'], spec: clusterNoReplicas, line: /^labctl: --fault redis-failover needs a replica to promote: lab faultin-c0 has redis\.replicasPerMaster 0$/ },
+  { args: ['--fault', 'redis-failover', '--fault-target', 'redis1'], spec: clusterReplicas, line: /^labctl: --fault-target does not apply to --fault redis-failover: it kills the master of the chat channel's shard, found when it runs$/ },
+  { args: ['--fault', 'redis-failover', '--messages', '100'], spec: clusterReplicas, line: /^labctl: --messages 100 at --rate 16\/s lasts 6\.3 s: a --fault redis-failover run needs at least 21 s/ },
+  { args: ['--fault', 'redis-failover'], spec: clusterReplicas, line: /^labctl: lab faultin-c1 is not created: run labctl up$/ },
   // valid fault options on a lab that does not exist: the lab's absence is what is said
   { args: ['--fault', 'web-kill', '--fault-target', 'web2'], line: /^labctl: lab faultin-a is not created: run labctl up$/ },
 ];
@@ -81,7 +108,7 @@ describe('verify --fault: bad command lines exit 2 with one line, nothing made',
   test('verify --help shows the fault options with examples', async () => {
     const r = await runCli(['verify', '--help']);
     assert.equal(r.code, 0);
-    for (const s of ['--fault <kind>', '--fault-target <machine>', '--fault-for <seconds>', 'labctl verify --fault redis-restart', 'labctl verify --fault web-kill --fault-target web2 --json', 'labctl verify --fault link-cut --fault-target web1 --fault-for 2']) {
+    for (const s of ['--fault <kind>', '--fault-target <machine>', '--fault-for <seconds>', 'labctl verify --fault redis-restart', 'labctl verify --fault web-kill --fault-target web2 --json', 'labctl verify --fault link-cut --fault-target web1 --fault-for 2', 'labctl verify --fault redis-failover']) {
       assert.ok(r.stdout.includes(s), `help mentions ${s}`);
     }
   });

@@ -50,7 +50,7 @@ function faultKind(value: string): FaultKind {
 export function registerVerify(program: Command): void {
   withVerifyOptions(program.command('verify'))
     .option('--fault <kind>', `inject a fault while measuring delivery: ${FAULT_KINDS.join(' | ')}`, faultKind)
-    .option('--fault-target <machine>', 'the machine the fault goes to (default: redis for redis-restart and link-cut, the first web node for web-kill)')
+    .option('--fault-target <machine>', 'the machine the fault goes to (default: redis for redis-restart and link-cut, the first web node for web-kill; redis-failover finds its own)')
     .option('--fault-for <seconds>', 'link-cut: how long the link stays down', positiveInt(30), 3)
     .description('prove the lab works: Redis auth and build, each web node, cross-node delivery with latency, the backplane')
     .addHelpText(
@@ -61,7 +61,9 @@ export function registerVerify(program: Command): void {
         '',
         'With --fault, the delivery measurement runs about 14 s (--messages defaults to match) and the fault',
         'comes 3 s in: redis-restart restarts the Redis service; web-kill kills one web node\'s chat app',
-        '(SIGKILL) and starts it again; link-cut sets a machine\'s link down for --fault-for seconds. It reports',
+        '(SIGKILL) and starts it again; link-cut sets a machine\'s link down for --fault-for seconds;',
+        'redis-failover (a Redis Cluster with replicasPerMaster 1) kills the master of the chat channel\'s shard',
+        '(SIGKILL), waits for its replica to be promoted and every web node back, then starts it again. It reports',
         'per node: lost, duplicated, out of order, the outage its clients saw and the time to recover, and',
         'passes when every node recovers within 5 s of the fault\'s end and the losses are what the backplane',
         'promises (redis.backplane pubsub: at most once, losses during the outage reported; streams: none).',
@@ -73,6 +75,7 @@ export function registerVerify(program: Command): void {
         '  labctl verify --fault redis-restart',
         '  labctl verify --fault web-kill --fault-target web2 --json',
         '  labctl verify --fault link-cut --fault-target web1 --fault-for 2',
+        '  labctl verify --fault redis-failover',
       ].join('\n'),
     )
     .action(async (opts: VerifyCliOptions, cmd: Command) => {

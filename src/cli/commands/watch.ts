@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { redisMachine } from '../../spec/types.js';
 import { redisPassword, REDIS_PASSWORD_SECRET } from '../../roles/redis/index.js';
-import { openTap, type BackplaneMessage } from '../../verify/backplane.js';
+import { openTap, type BackplaneMessage, type Tap } from '../../verify/backplane.js';
+import { clusterMembers } from '../../verify/channel-shard.js';
+import { ShardTap } from '../../verify/shard-tap.js';
 import { LabNotCreatedError, OperationError } from '../../util/errors.js';
 import { openLab, type GlobalOptions } from '../context.js';
 import { positiveInt } from './verify.js';
@@ -27,7 +29,13 @@ export function registerWatch(program: Command): void {
       const redis = redisMachine(lab.spec);
       if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET)) throw new LabNotCreatedError(`lab ${lab.spec.name} has no Redis yet: run labctl deploy`);
       await lab.provider.access(lab, redis).guardRoute?.();
-      const tap = openTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel, lab.spec.redis.backplane);
+      // a Redis Cluster: the sharded channel, on whichever node serves its slot (followed through a failover)
+      const cluster = lab.spec.redis.topology === 'cluster';
+      const members = clusterMembers(lab.spec);
+      const tap: Tap = cluster
+        ? new ShardTap(members.map((m) => ({ host: m.host, port: m.port })), redisPassword(lab), lab.spec.redis.channel)
+        : openTap({ host: redis.ip, port: lab.spec.redis.port, password: redisPassword(lab) }, lab.spec.redis.channel, lab.spec.redis.backplane);
+      const where = cluster ? `the cluster (${members.map((m) => m.name).join(', ')})` : `${redis.name} (${redis.ip}:${lab.spec.redis.port})`;
       let seen = 0;
       await new Promise<void>((resolve, reject) => {
         const stop = () => {
@@ -47,11 +55,14 @@ export function registerWatch(program: Command): void {
         tap
           .start()
           .then(() => {
-            if (!g.json) process.stderr.write(`watching ${tap.describe} on ${redis.name} (${redis.ip}:${lab.spec.redis.port}); Ctrl-C to stop\n`);
+            if (!g.json) process.stderr.write(`watching ${tap.describe} on ${where}; Ctrl-C to stop\n`);
           })
           .catch((err: Error) => {
             clearTimeout(timer);
-            reject(new OperationError(`cannot read the backplane on ${redis.name}: ${err.message}`));
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            void tap.stop();
+            reject(new OperationError(`cannot read the backplane on ${cluster ? 'the cluster' : redis.name}: ${err.message}`));
           });
       });
     });

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { prepareAppKill, prepareRedisRestart } from '../../faults/linux.js';
+import { prepareRedisFailover } from '../../faults/redis-failover.js';
 import type { FaultOps } from '../../faults/types.js';
 import { runHost } from '../../util/exec.js';
 import { UsageError } from '../../util/errors.js';
@@ -18,6 +19,7 @@ export function netnsFaults(lab: LabContext, access: (name: string) => MachineAc
     async prepare(kind, machine, opts) {
       if (kind === 'redis-restart') return prepareRedisRestart(lab, access(machine.name));
       if (kind === 'web-kill') return prepareAppKill(lab, access(machine.name));
+      if (kind === 'redis-failover') return prepareRedisFailover(lab, access);
       const veth = vethName(lab.spec.name, machine);
       const state = await linkState(veth);
       if (!state) throw new UsageError(`${machine.name} has no link ${veth} on this host: is the lab created? (labctl status)`);
