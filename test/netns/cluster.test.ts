@@ -162,6 +162,24 @@ describe('Redis Cluster backplane on netns: create, deploy, verify, teardown', {
     assert.match((await ok(['redis-cli', 'DEL', 'foo'])).stdout, /1/);
   });
 
+  test('stop and start: every node comes back as the same node (nodes.conf), the cluster ok again, verify passes', async () => {
+    const ids = async () => Promise.all(NODES.map(async (n) => (await readNodeView({ host: lab.ip(n), port: 6379, password: password() })).nodes.find((x) => x.flags.includes('myself'))!.id));
+    const before = await ids();
+    await ok(['stop'], 60_000);
+    const started = Date.now();
+    await ok(['start'], 120_000);
+    let status = json(await ok(['status', '--json']));
+    while (!status.redisCluster?.ok && Date.now() - started < 30_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = json(await ok(['status', '--json']));
+    }
+    console.log(`start -> cluster ok: ${Date.now() - started} ms (${status.redisCluster?.summary})`);
+    assert.equal(status.redisCluster.ok, true, status.redisCluster.summary);
+    assert.deepEqual(await ids(), before, 'each node kept its cluster id');
+    const v = await lab.cli(['verify', '--messages', '5', '--json'], { timeoutMs: 120_000 });
+    assert.deepEqual(json(v).checks.filter((c: { ok: boolean }) => !c.ok), []);
+  });
+
   test('teardown removes every node: nothing left', async () => {
     await lab.teardown();
     assert.deepEqual(lab.leftovers(), []);
