@@ -1,5 +1,5 @@
 import { REDIS_PASSWORD_SECRET, redisPassword } from '../roles/redis/index.js';
-import { redisMachine } from '../spec/types.js';
+import { redisMachines, type MachineSpec } from '../spec/types.js';
 import { errorMessage, OperationError, UsageError } from '../util/errors.js';
 import { withRedis } from '../verify/redis-probe.js';
 import type { Lab } from '../cli/context.js';
@@ -41,10 +41,14 @@ export async function listCheckpoints(lab: Lab): Promise<CheckpointListing[]> {
 
 /**
  * Redis keeps the backplane's data in memory only (the lab's redis.conf has `save ""`): SAVE
- * writes it to dump.rdb now, so the checkpoint holds it and a restored Redis loads it.
+ * writes it to dump.rdb now, so the checkpoint holds it and a restored Redis loads it. A
+ * cluster: on every node, each holding its own slots' keys.
  */
 async function saveRedisData(lab: Lab, reporter: Reporter): Promise<void> {
-  const redis = redisMachine(lab.spec);
+  for (const redis of redisMachines(lab.spec)) await saveNodeData(lab, redis, reporter);
+}
+
+async function saveNodeData(lab: Lab, redis: MachineSpec, reporter: Reporter): Promise<void> {
   if (!lab.store.secrets.has(REDIS_PASSWORD_SECRET) || !isDeployed(lab.store, redis.name)) return;
   try {
     await lab.provider.access(lab, redis).guardRoute?.();

@@ -3,7 +3,8 @@ import { runSteps, type RunResult } from '../engine/runner.js';
 import type { Step } from '../engine/step.js';
 import type { LivingOps, MachineStatus } from '../providers/provider.js';
 import { deploySteps } from '../roles/index.js';
-import type { MachineSpec } from '../spec/types.js';
+import { redisMachines, type MachineSpec } from '../spec/types.js';
+import { CLUSTER_CREATE_STEP } from '../roles/redis/cluster.js';
 import type { LabStore } from '../state/store.js';
 import { LabNotCreatedError, OperationError, UnknownMachineError, UsageError } from '../util/errors.js';
 import type { Lab } from '../cli/context.js';
@@ -83,8 +84,8 @@ export interface StartResult extends RunResult {
  * not the others, so nothing is fetched, built or rewritten (a lab deployed from another
  * source than its spec's, with --redis-tarball, is not rebuilt by start).
  */
-export function serviceSteps(steps: Step[]): Step[] {
-  const keep = steps.filter((s) => s.id.endsWith(':service'));
+export function serviceSteps(steps: Step[], also: (s: Step) => boolean = () => false): Step[] {
+  const keep = steps.filter((s) => s.id.endsWith(':service') || also(s));
   const ids = new Set(keep.map((s) => s.id));
   return keep.map((s) => (s.deps ? { ...s, deps: s.deps.filter((d) => ids.has(d)) } : s));
 }
@@ -107,7 +108,11 @@ export async function startMachines(lab: Lab, machines: MachineSpec[], reporter:
   const names = machines.map((m) => m.name);
   const create = stepsOfMachines(lab.provider.createSteps(lab), names);
   const deployed = names.filter((n) => isDeployed(lab.store, n));
-  const deploy = deployed.length > 0 ? serviceSteps(stepsOfMachines(deploySteps(lab, lab.provider), deployed)) : [];
+  // a Redis Cluster whose nodes all start here: the chat apps wait until it is ok again (the
+  // forming step finds it formed, or only waits: its script resumes, see cluster-create.sh)
+  const wholeCluster = redisMachines(lab.spec).every((m) => deployed.includes(m.name));
+  const clusterStep = (s: Step) => s.id === CLUSTER_CREATE_STEP && wholeCluster;
+  const deploy = deployed.length > 0 ? serviceSteps(stepsOfMachines(deploySteps(lab, lab.provider), deployed), clusterStep) : [];
   // a machine's services start once the machine itself answers
   const createIds = (machine?: string) => create.filter((s) => s.machine === machine).map((s) => s.id);
   const steps: Step[] = [...create, ...deploy.map((s) => ({ ...s, deps: [...(s.deps ?? []), ...createIds(s.machine)] }))];
