@@ -71,16 +71,18 @@ describe('the chat servers on a Redis Cluster (sharded pub/sub, user chat)', { t
     const shard = await cluster.shardOf(BROADCAST);
     const numsub = (await cluster.adminOn(shard.master).call('PUBSUB', 'SHARDNUMSUB', BROADCAST)) as [string, number];
     assert.equal(numsub[1], 2, `both servers are subscribed on the channel's master (port ${shard.master})`);
-    // every connection the apps hold, on every node, is user chat
-    let apps = 0;
+    // every connection the apps hold, on every node, is user chat; each app's sharded subscriber
+    // is on the channel's master, web1's publisher (it sent) on some node
+    const names: string[] = [];
     for (const n of cluster.nodes) {
       const list = String(await cluster.adminOn(n.port).call('CLIENT', 'LIST'));
       for (const line of list.split('\n').filter((l) => /\bname=\S*chat:web/.test(l))) {
-        apps++;
         assert.match(line, / user=chat /, line);
+        names.push(`${/ name=(\S+)/.exec(line)![1]}@${n.port}`);
       }
     }
-    assert.ok(apps >= 4, `the apps' connections are found by name (${apps})`);
+    for (const web of ['web1', 'web2']) assert.ok(names.includes(`ioredis-cluster(ssubscriber):chat:${web}:sub@${shard.master}`), `${web} subscribed on ${shard.master}: ${names.join(' ')}`);
+    assert.ok(names.some((x) => x.startsWith('chat:web1:pub@')), `web1's publisher: ${names.join(' ')}`);
     for (const app of [web1, web2]) assert.match(app.stdout + app.stderr, /auth=user chat/);
   });
 
@@ -110,10 +112,14 @@ describe('the chat servers on a Redis Cluster (sharded pub/sub, user chat)', { t
     const tag = uniqueText('seq');
     let sending = true;
     let sent = 0;
+    const accepted: number[] = [];
     const loop = (async () => {
       while (sending) {
-        await sender.send(`${tag} ${++sent}`).catch(() => undefined);
-        await sleep(20);
+        const n = ++sent;
+        const ack = await sender.send(`${tag} ${n}`).catch(() => undefined);
+        if (ack?.ok) accepted.push(n);
+        // below the app's rate limit (20/s): every message is accepted
+        await sleep(60);
       }
     })();
     await sleep(300);
@@ -134,11 +140,16 @@ describe('the chat servers on a Redis Cluster (sharded pub/sub, user chat)', { t
     await sleep(1500);
     sending = false;
     await loop;
-    const seq = receiver.messages.filter((m) => m.text.startsWith(`${tag} `)).map((m) => Number(m.text.slice(tag.length + 1)));
+    const numbers = (c: typeof receiver) => c.messages.filter((m) => m.text.startsWith(`${tag} `)).map((m) => Number(m.text.slice(tag.length + 1)));
+    const seq = numbers(receiver);
+    // the sender's own server delivers to it without Redis: every message, in order, even while publishes fail
+    const own = numbers(sender);
     sender.close();
     receiver.close();
     assert.equal(new Set(seq).size, seq.length, 'nothing twice');
     assert.deepEqual(seq, [...seq].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(own, accepted, 'the sender\'s own server: every accepted message, in order');
+    assert.ok(accepted.length >= sent - 1, `accepted ${accepted.length} of ${sent}`);
     assert.ok(seq.length > 0 && seq[seq.length - 1]! > seq[0]!, `delivery went on (${seq.length} of ${sent})`);
     console.log(`# steady sender: ${sent} sent, ${seq.length} reached web2 (${sent - seq.length} lost during the failover), none twice or out of order`);
     await crossDelivery('after-failover', 5000);
