@@ -46,7 +46,8 @@ export function clusterCreateSteps(lab: LabContext, first: MachineAccess, servic
           const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-6);
           throw new OperationError(
             r.code === 4 ? `the Redis Cluster did not reach cluster_state:ok within ${AGREE_SECONDS} s` : 'redis-cli --cluster create failed',
-            [...tail, `a node that already holds slots or knows other nodes cannot join again: labctl teardown, then up`],
+            // a node made anew (recreate) comes back empty while the others still list its old self
+            [...tail, 'a redis machine made anew on its own (labctl recreate) cannot take its old place in the cluster: labctl teardown, then up'],
           );
         }
         // the masters must be the spec's first ones: verify, failover and the docs name them. The
