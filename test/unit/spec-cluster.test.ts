@@ -57,6 +57,19 @@ describe('a valid cluster spec', () => {
     assert.equal(spec.redis.topology, 'single');
   });
 
+  test('plan prints the layout before anything exists: masters, then each replica with its master (i mod masters)', async () => {
+    const s = cluster(6);
+    s.redis.replicasPerMaster = 1;
+    const file = write(s);
+    const home = path.join(dir, 'plan-home');
+    const r = await runCli(['--spec', file, '--provider', 'netns', '--home', home, 'plan']);
+    assert.equal(r.code, 0, describeResult(r));
+    assert.match(r.stdout, /^  redis cluster: masters redis1 198\.18\.22\.11, redis2 198\.18\.22\.12, redis3 198\.18\.22\.13, replicas redis4 of redis1, redis5 of redis2, redis6 of redis3; port 6379, bus 16379$/m);
+    assert.match(r.stdout, /Redis Cluster: 3 masters \+ 3 replicas over redis1, redis2, redis3, redis4, redis5, redis6/);
+    const j = JSON.parse((await runCli(['--spec', file, '--provider', 'netns', '--home', home, 'plan', '--json'])).stdout);
+    assert.deepEqual(j.redis.replicas.map((x: { name: string; of: string }) => `${x.name}>${x.of}`), ['redis4>redis1', 'redis5>redis2', 'redis6>redis3']);
+  });
+
   test('examples/cluster.yaml validates', async () => {
     const r = await runCli(['--spec', path.resolve('examples/cluster.yaml'), 'validate']);
     assert.equal(r.code, 0, describeResult(r));

@@ -64,13 +64,12 @@ function formatParams(params: Record<string, unknown>): string {
 }
 
 /**
- * The redis machines and what each will be. Replicas: redis-cli --cluster create gives the
- * masters their replicas in list order when every node has its own address (the first replica
- * to the first master, ...), which the create step checks for the masters.
+ * The redis machines and what each will be: with a cluster, the masters (the first ones) and each
+ * replica with its master (i mod masters, as templates/redis/cluster-create.sh adds them).
  */
 function redisLayout(spec: LabSpec) {
   const nodes = redisMachines(spec).map((m) => ({ name: m.name, ip: m.ip }));
-  if (spec.redis.topology !== 'cluster') return { topology: 'single' as const, masters: nodes, replicas: [] as { name: string; ip: string; of: string }[] };
+  if (spec.redis.topology !== 'cluster') return { topology: 'single' as const, machine: nodes[0] };
   const masters = clusterMasters(spec).map((m) => ({ name: m.name, ip: m.ip }));
   const replicas = nodes.slice(masters.length).map((r, i) => ({ ...r, of: masters[i % masters.length]!.name }));
   return { topology: 'cluster' as const, masters, replicas };
