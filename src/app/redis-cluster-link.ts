@@ -83,9 +83,16 @@ export function createClusterLink(config: AppConfig, log: Log): RedisLink {
     if (!g) return undefined;
     const result: Redis[] = [];
     for (const [nodeKey, slots] of g.subscriberToSlotsIndex) {
-      if (!slots.some((slot) => (g.channels.get(slot)?.length ?? 0) > 0)) continue;
+      const ours = slots.filter((slot) => (g.channels.get(slot)?.length ?? 0) > 0);
+      if (ours.length === 0) continue;
       const instance = g.shardedSubscribers.get(nodeKey)?.getInstance();
       if (!instance || instance.status !== 'ready') return undefined;
+      // the publisher keeps a slot map of its own: until it too names this node for our channels'
+      // slots (after a failover), its publishes go to the old master and are lost
+      if (ours.some((slot) => pub.slots[slot]?.[0] !== nodeKey)) {
+        pub.refreshSlotsCache();
+        return undefined;
+      }
       result.push(instance);
     }
     return result.length > 0 ? result : undefined;
@@ -125,6 +132,9 @@ export function createClusterLink(config: AppConfig, log: Log): RedisLink {
   };
 
   absorbRejections(pub, FIRE_AND_FORGET, (method) => {
+    // a refused publish (its node gone, CLUSTERDOWN) is not retried (above): look at the slot
+    // map now rather than at the next interval, so the next publish goes to a promoted replica
+    if (!closing) (pub as unknown as { refreshSlotsCache(): void }).refreshSlotsCache();
     if (method === 'spublish' && !localOnlyNoted && !closing) {
       localOnlyNoted = true;
       log('redis unavailable: messages reach only this server\'s clients until it is back');
