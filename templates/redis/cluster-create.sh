@@ -29,9 +29,9 @@ ask() { # ask IP:PORT COMMAND... : a node's answer, without carriage returns
   "$cli" -h "${n%:*}" -p "${n##*:}" "$@" 2>&1 | tr -d '\r'
 }
 
-# a run cut short (Ctrl-C, a lost SSH link) is resumed: masters that already hold every slot are
-# not created again (redis-cli refuses a node that is not empty), replicas already following
-# their master are not added again
+# a run cut short (Ctrl-C, a lost SSH link), or a start of a stopped cluster, is resumed: masters
+# that already hold every slot are not created again (redis-cli refuses a node that is not empty),
+# replicas already in the cluster are not added again
 first=${masters# }
 first=${first%% *}
 if [ "$(ask "$first" cluster info | sed -n 's/^cluster_slots_assigned://p')" = 16384 ]; then
@@ -50,19 +50,24 @@ for replica in $replicas; do
     j=$((j + 1))
   done
   id=$(ask "$master" cluster myid)
-  if ask "$replica" cluster nodes | grep myself | grep -q " $id "; then
-    echo "$replica already replicates $master"
-  elif [ "$(ask "$replica" cluster info | sed -n 's/^cluster_known_nodes://p')" != 1 ]; then
-    # it met the cluster but its CLUSTER REPLICATE was cut off; the master's id reaches it by gossip
+  known=$(ask "$replica" cluster info | sed -n 's/^cluster_known_nodes://p')
+  if [ "$known" = 1 ]; then
+    if ! "$cli" --cluster add-node "$replica" "$master" --cluster-slave --cluster-master-id "$id"; then
+      echo "redis-cli --cluster add-node $replica as a replica of $master failed" >&2
+      exit 3
+    fi
+  elif ask "$replica" cluster nodes | awk '$3 ~ /myself/ && $3 ~ /master/ && NF == 8 { found = 1 } END { exit !found }'; then
+    # it met the cluster but its CLUSTER REPLICATE was cut off (a master without slots); the
+    # master's id reaches it by gossip
     until_known=$(( $(date +%s) + wait ))
     until ask "$replica" cluster nodes | grep -q "^$id "; do
       [ "$(date +%s)" -lt "$until_known" ] || { echo "$replica: its master $id is still unknown to it after ${wait}s" >&2; exit 4; }
       sleep 0.2
     done
     [ "$(ask "$replica" cluster replicate "$id")" = OK ] || { echo "$replica: CLUSTER REPLICATE $id refused" >&2; exit 3; }
-  elif ! "$cli" --cluster add-node "$replica" "$master" --cluster-slave --cluster-master-id "$id"; then
-    echo "redis-cli --cluster add-node $replica as a replica of $master failed" >&2
-    exit 3
+  else
+    # following its master, or its master's master since a failover: the shard is whole
+    echo "$replica is in the cluster already"
   fi
   i=$((i + 1))
 done
@@ -73,11 +78,12 @@ for node in "$@"; do
     info=$(ask "$node" cluster info)
     state=$(echo "$info" | sed -n 's/^cluster_state://p')
     known=$(echo "$info" | sed -n 's/^cluster_known_nodes://p')
+    # a replica (whichever nodes are replicas now, after any failover) with its link up
     link=up
-    case " $replicas " in
-      *" $node "*) link=$(ask "$node" info replication | sed -n 's/^master_link_status://p') ;;
-    esac
-    # and it has heard (by gossip) that each replica is one
+    if ask "$node" info replication | grep -q '^role:slave'; then
+      link=$(ask "$node" info replication | sed -n 's/^master_link_status://p')
+    fi
+    # and it has heard (by gossip) of as many replicas as there are
     seen=$(ask "$node" cluster nodes | awk '$3 ~ /slave/' | wc -l | tr -d ' ')
     [ "$state" = ok ] && [ "$known" = "$total" ] && [ "$link" = up ] && [ "$seen" = "$((total - mcount))" ] && break
     if [ "$(date +%s)" -ge "$end" ]; then

@@ -4,7 +4,9 @@
  * + cluster.conf, rendered by the role's own functions): the masters are the first three, each
  * replica follows master (i mod 3) and its link comes up (masteruser/masterauth work); a run cut
  * short is resumed — masters already holding the slots are not created again, a replica that met
- * the cluster but never got its CLUSTER REPLICATE is attached — and a further run changes nothing.
+ * the cluster but never got its CLUSTER REPLICATE is attached — a further run changes nothing, and
+ * after a failover (a master killed, its replica promoted, the old master back as a replica) a run
+ * finds the cluster whole instead of trying to put the roles back.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -123,8 +125,24 @@ describe('cluster-create.sh on six loopback nodes with labctl\'s cluster config'
     const r = await createScript(nodes, 3);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /the masters already hold all 16384 slots/);
-    assert.equal((r.stdout.match(/already replicates/g) ?? []).length, 3, r.stdout);
+    assert.equal((r.stdout.match(/is in the cluster already/g) ?? []).length, 3, r.stdout);
     assert.deepEqual((await view(nodes[0]!)).nodes.map((n) => `${n.id} ${n.masterId ?? '-'} ${n.slots}`).sort(), before);
+  });
+
+  test('after a failover (redis1 killed, redis4 promoted, redis1 back as its replica) a run finds the cluster whole', async () => {
+    const n1 = nodes[0]!;
+    await n1.proc.stop('SIGKILL');
+    // cluster-node-timeout (5 s, cluster.conf), then the replica's election
+    await waitUntil('redis4 to be promoted', async () => (await view(nodes[3]!)).nodes.find((x) => x.flags.includes('myself'))!.flags.includes('master'), 30_000);
+    n1.proc = new RedisProcess(spawn('redis-server', [path.join(dir, 'redis1.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }), n1.port, PASSWORD);
+    await waitUntil('redis1 to follow redis4', async () => {
+      const me = (await view(n1).catch(() => undefined))?.nodes.find((x) => x.flags.includes('myself'));
+      return me?.masterId !== undefined;
+    }, 20_000);
+    const r = await createScript(nodes, 3);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal((r.stdout.match(/is in the cluster already/g) ?? []).length, 3, r.stdout);
+    assert.deepEqual(await layout(), ['redis1 -> redis4', 'redis2 master 5462', 'redis3 master 5461', 'redis4 master 5461', 'redis5 -> redis2', 'redis6 -> redis3']);
   });
 
   test('CLUSTER NODES parsing: slots of ranges and single slots, replicas, link state', () => {

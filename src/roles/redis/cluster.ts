@@ -18,8 +18,8 @@ const AGREE_SECONDS = 30;
  * Forming the Redis Cluster, once every node's redis-server runs: on the first node,
  * `redis-cli --cluster create` with the masters (the first redis machines), then each replica
  * added to its master in spec order (templates/redis/cluster-create.sh), then every node must say
- * cluster_state:ok.
- * Done when every node already knows all the others and all slots are assigned.
+ * cluster_state:ok. Done when every node knows all the others, all slots are assigned and as
+ * many masters as the spec asks hold them. `labctl start` runs it too, to wait for the cluster.
  */
 export function clusterCreateSteps(lab: LabContext, first: MachineAccess, serviceSteps: string[]): Step[] {
   const spec = lab.spec;
@@ -50,16 +50,19 @@ export function clusterCreateSteps(lab: LabContext, first: MachineAccess, servic
             [...tail, 'a redis machine made anew on its own (labctl recreate) cannot take its old place in the cluster: labctl teardown, then up'],
           );
         }
-        // the masters must be the spec's first ones: verify, failover and the docs name them. The
-        // first node learns the replicas' new role by gossip: a few hundred ms after add-node
+        // a fresh cluster's masters must be the spec's first ones: verify, failover and the docs
+        // name them. A cluster found formed (a start, a resumed run) may have failed over since:
+        // its masters are whoever holds the slots now. The first node learns the replicas' new
+        // role by gossip: a few hundred ms after add-node
+        const resumed = /the masters already hold all 16384 slots/.test(r.stdout);
         const want = new Set(clusterMasters(spec).map((m) => `${m.ip}:${spec.redis.port}`));
         const deadline = Date.now() + 10_000;
         let view;
         let got: string[] = [];
         for (;;) {
           view = await readNodeView({ host: first.machine.ip, port: spec.redis.port, password: redisPassword(lab) });
-          got = view.nodes.filter((n) => n.flags.includes('master')).map((n) => n.addr);
-          if (got.length === want.size && got.every((a) => want.has(a))) break;
+          got = view.nodes.filter((n) => n.flags.includes('master') && (!resumed || n.slots > 0)).map((n) => n.addr);
+          if (resumed ? got.length === want.size : got.length === want.size && got.every((a) => want.has(a))) break;
           if (Date.now() > deadline) {
             throw new OperationError(`the cluster's masters are ${got.join(', ')}, not the spec's first ${spec.redis.masters} redis machines (${[...want].join(', ')})`);
           }
