@@ -13,6 +13,8 @@ export interface LabContext {
   home: string;
   /** connections shared by the steps of one command; closed when the command ends */
   connections?: ConnectionPool;
+  /** false with create/up --no-cache: no cached machine image (Hyper-V's Ubuntu golden disk) is used or made */
+  imageCache?: boolean;
 }
 
 export type LiveState = 'running' | 'stopped' | 'missing';

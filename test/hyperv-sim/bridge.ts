@@ -247,8 +247,11 @@ export class SimNetworkBridge {
     if (!adapter) return undefined;
     const mac = String(adapter.mac).replace(/[^0-9a-fA-F]/g, '').toUpperCase();
     if (vm.guest.os === 'ubuntu') {
+      // the netplan cloud-init wrote on the guest's disk (from the NoCloud network-config or
+      // the installer's), else the autoinstall's network section
+      const applied = vm.guest.networkConfig ? YAML.parse(String(vm.guest.networkConfig)) ?? {} : undefined;
       const doc = YAML.parse(String(vm.guest.userData ?? '')) ?? {};
-      const eths = doc.autoinstall?.network?.ethernets ?? {};
+      const eths = (applied ? (applied.network ?? applied).ethernets ?? applied.autoinstall?.network?.ethernets : undefined) ?? doc.autoinstall?.network?.ethernets ?? {};
       for (const e of Object.values<any>(eths)) {
         const want = String(e?.match?.macaddress ?? '').replace(/[^0-9a-fA-F]/g, '').toUpperCase();
         if (want !== mac) continue; // netplan matches the adapter by MAC: another MAC, no address
@@ -332,10 +335,14 @@ export class SimNetworkBridge {
   /** sshd as the installed Ubuntu would run it: the seed's host key, the seed's user and key. */
   private async startSshd(vm: any, g: { ns: string; net: GuestNet; procs: ChildProcess[] }): Promise<void> {
     const doc = YAML.parse(String(vm.guest.userData ?? '')) ?? {};
-    const ud = doc.autoinstall?.['user-data'] ?? {};
+    // an autoinstall's user-data section, or a NoCloud seed's cloud-config
+    const ud = doc.autoinstall?.['user-data'] ?? doc;
     const user = ud.users?.[0];
-    const hostKey = ud.ssh_keys?.ed25519_private;
-    if (!user?.name || !hostKey) throw new Error('the seed has no user or no host key');
+    // the host key the guest's cloud-init wrote on its disk (none on a generalized disk booted without a seed)
+    const root: string | undefined = vm.guest.rootDir;
+    const keyFile = root ? path.join(root, 'etc', 'ssh', 'ssh_host_ed25519_key') : undefined;
+    const hostKey = keyFile ? (existsSync(keyFile) ? readFileSync(keyFile, 'utf8') : undefined) : ud.ssh_keys?.ed25519_private;
+    if (!user?.name || !hostKey) throw new Error(`the guest has no user or no SSH host key${root ? ` on its disk (${root})` : ''}`);
     const uid = 61000;
     const dir = path.join(this.dir, g.ns);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -369,11 +376,55 @@ export class SimNetworkBridge {
         'StrictModes no',
         'PrintMotd no',
         'Subsystem sftp internal-sftp',
+        // the guest's root: stand-ins for sudo and cloud-init that act on the guest's disk (see guestTools)
+        ...(root ? [`SetEnv PATH=${this.guestTools(g.ns, root, uid)}:/usr/local/bin:/usr/bin:/bin`] : []),
       ].join('\n') + '\n',
     );
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const p = spawn('ip', ['netns', 'exec', g.ns, SSHD, '-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'sshd.log')], { stdio: 'ignore' });
     g.procs.push(p);
+  }
+
+  /**
+   * What root does in the Ubuntu guest, on the guest's own files: its disk's root partition
+   * (the simulator's folder, handed to the guest's user) is /etc and /var for `sudo`, which runs
+   * the command as root of a user namespace with those folders bound over /etc and /var — so
+   * ubuntu-generalize.sh really removes the host keys, empties machine-id and cloud-init's state
+   * of the simulated disk, and nothing of this machine. `cloud-init` stands in for cloud-init's
+   * clean (the only subcommand labctl runs). Returns the folder to put first on PATH.
+   */
+  private guestTools(ns: string, root: string, uid: number): string {
+    const bin = path.join(this.dir, ns, 'bin');
+    mkdirSync(bin, { recursive: true, mode: 0o755 });
+    for (const d of ['etc', 'var']) mkdirSync(path.join(root, d), { recursive: true });
+    chownTree(root, uid);
+    writeFileSync(
+      path.join(bin, 'sudo'),
+      `#!/bin/sh
+# the simulated Ubuntu guest's sudo: root of a user namespace over the guest's own /etc and /var
+[ "\${1-}" = "-n" ] && shift
+exec unshare -rm sh -c 'mount --bind "$0/etc" /etc && mount --bind "$0/var" /var && exec "$@"' ${JSON.stringify(root)} "$@"
+`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      path.join(bin, 'cloud-init'),
+      [
+        '#!/bin/sh',
+        "# stand-in for cloud-init in the simulated guest: 'clean' and what its flags remove",
+        '[ "${1-}" = clean ] || { echo "cloud-init (simulated): only clean is simulated" >&2; exit 2; }',
+        'shift',
+        'rm -rf /var/lib/cloud/instance /var/lib/cloud/instances /var/lib/cloud/data /var/lib/cloud/sem',
+        'for a in "$@"; do case "$a" in',
+        '  --logs) rm -f /var/log/cloud-init.log /var/log/cloud-init-output.log ;;',
+        "  --machine-id) printf 'uninitialized\\n' > /etc/machine-id ;;",
+        '  --seed) rm -rf /var/lib/cloud/seed ;;',
+        'esac; done',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    return bin;
   }
 
   /**
@@ -457,6 +508,15 @@ export class SimNetworkBridge {
 
   alive(p: ChildProcess): boolean {
     return p.pid !== undefined && isAlive(p.pid);
+  }
+}
+
+function chownTree(dir: string, uid: number): void {
+  chownSync(dir, uid, uid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, uid);
+    else if (e.isFile()) chownSync(p, uid, uid);
   }
 }
 

@@ -6,7 +6,7 @@
  * a test failed half-way.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeResult, labctl, type CliResult } from '../helpers/cli.js';
@@ -91,7 +91,9 @@ export interface SimLab {
 /** Needs root (the bridge makes namespaces). Dispose in after(): it cleans up after a failed test too. */
 export function startSimLab(o: SimLabOptions): SimLab {
   if (process.getuid?.() !== 0) throw new Error('the simulated Hyper-V lab tests must run as root: the bridge makes network namespaces');
-  const host = new SimHost({ timing: o.timing ?? FAST });
+  // LABCTL_SIM_KEEP=1 keeps the simulated host's folder (state.json, disks, trace.log) to look at after a failure
+  const host = new SimHost({ timing: o.timing ?? FAST, keep: process.env.LABCTL_SIM_KEEP === '1' });
+  if (process.env.LABCTL_SIM_KEEP === '1') console.log(`simulated host kept in ${host.dir}`);
   host.putUbuntuIso(UBUNTU_ISO);
   host.putWindowsIso(WINDOWS_ISO);
   const pristine = hostShape(host.read());
@@ -116,7 +118,9 @@ export function startSimLab(o: SimLabOptions): SimLab {
       return r;
     },
     vm(machine, state = host.read()) {
-      return (state.vms ?? []).find((v: any) => v.name === `labctl-${o.lab}-${machine}`);
+      // the lab the spec file names now (a test may write another lab's spec into it)
+      const name = /^name:\s*(\S+)/m.exec(readFileSync(spec, 'utf8'))?.[1] ?? o.lab;
+      return (state.vms ?? []).find((v: any) => v.name === `labctl-${name}-${machine}`);
     },
     async dispose() {
       // labctl's own teardown first, then the bridge (it kills what runs in the namespaces);

@@ -633,7 +633,8 @@ export function testLab(specText = SEED_SPEC, opts: { sshAfter?: number; host?: 
   for (const f of [spec.hyperv?.ubuntuIso, spec.hyperv?.windowsIso, spec.hyperv?.windowsImage]) if (f) host.files.set(f, { note: 'media' });
   const clock = fakeClock();
   const taps = fakeTaps(opts.consoleText);
-  const lab: LabContext = { spec, store, home: path.join(dir, 'home') };
+  // the fake host has no golden-disk scripts: those have their own tests (test/hyperv-sim/golden*.test.ts)
+  const lab: LabContext = { spec, store, home: path.join(dir, 'home'), imageCache: false };
   const t: TestLab = {
     dir,
     lab,

@@ -3,7 +3,8 @@ import { parseAge, selectPrune } from '../../buildcache/prune.js';
 import { BuildCache, type ListedEntry } from '../../buildcache/store.js';
 import { UsageError } from '../../util/errors.js';
 import { CACHE_ACTIONS } from '../completion.js';
-import { resolveHome, type GlobalOptions } from '../context.js';
+import { openLab, resolveHome, type GlobalOptions } from '../context.js';
+import { goldenCacheAction } from './cache-golden.js';
 import { print, printJson } from '../output.js';
 import { table } from '../reporter.js';
 import { rmSync } from 'node:fs';
@@ -37,7 +38,9 @@ Examples:
   sudo labctl cache ls
   sudo labctl cache ls --json | jq -r '.entries[] | "\\(.key[0:12]) \\(.redisVersion) \\(.bytes)"'
   sudo labctl cache prune --older-than 30d    # entries not used for 30 days
-  sudo labctl cache prune --all`,
+  sudo labctl cache prune --all
+  labctl cache ls --provider hyperv --spec my-lab.yaml      # the Ubuntu golden disks on the Hyper-V host
+  labctl cache prune --provider hyperv --all                 # those no VM uses (a child's parent is kept)`,
     )
     .action(async (action: string, opts: CacheOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
@@ -46,6 +49,8 @@ Examples:
       if (action === 'prune' && opts.all && opts.olderThan !== undefined) throw new UsageError('labctl cache prune: give --all or --older-than, not both');
       if (action === 'prune' && !opts.all && opts.olderThan === undefined) throw new UsageError('labctl cache prune: say what to remove: --all, or --older-than AGE (e.g. 30d)');
       const olderThanMs = opts.olderThan === undefined ? undefined : parseAge(opts.olderThan);
+      // --provider hyperv: the Ubuntu golden disks on the Hyper-V host (cache-golden.ts)
+      if (g.provider === 'hyperv') return goldenCacheAction(openLab(g, `cache ${action}`, { lock: false }), action, { all: opts.all, olderThanMs }, g);
       const cache = BuildCache.forHome(resolveHome(g));
       if (action === 'ls') return list(cache, g);
       const chosen = selectPrune(cache.list(), { all: opts.all, olderThanMs });

@@ -12,11 +12,13 @@ export function registerCreate(program: Command): void {
   program
     .command('create')
     .description('make the lab network and its machines, ready and reachable over SSH')
-    .addHelpText('after', '\nExamples:\n  sudo labctl create\n  sudo labctl create --spec my-lab.yaml --verbose')
-    .action(async (_opts, cmd: Command) => {
+    .option('--no-cache', 'hyperv: install every Ubuntu VM from the ISO, neither using nor making the golden disk (labctl cache ls)')
+    .addHelpText('after', '\nExamples:\n  sudo labctl create\n  sudo labctl create --spec my-lab.yaml --verbose\n  labctl create --provider hyperv --no-cache   # Ubuntu VMs from the ISO even when a golden disk exists')
+    .action(async (opts: { cache?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const reporter = new Reporter(g);
       const lab = openLab(g, 'create');
+      if (opts.cache === false) lab.imageCache = false;
       try {
         await createLab(lab, reporter);
         const machines = await lab.provider.status(lab);

@@ -35,6 +35,8 @@ export function registerUp(program: Command): void {
       if (opts.browser) chromiumPath();
       const reporter = new Reporter(g);
       const lab = openLab(g, 'up');
+      // --no-cache: no Redis build from the cache, and no Hyper-V golden disk either
+      if (opts.cache === false) lab.imageCache = false;
       const phases: Record<string, number> = {};
       const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
         const t0 = Date.now();

@@ -14,6 +14,7 @@ import { getVm, invoke, type HypervEnv, type SshProbeResult } from './env.js';
 import { hypervPreflight } from './preflight.js';
 import { call, describeCall } from './scripts.js';
 import { labSteps } from './steps-lab.js';
+import { goldenEnabled, goldenLabStep, goldenMachineSteps } from './golden.js';
 import { ubuntuSteps } from './steps-ubuntu.js';
 import { windowsSteps } from './steps-windows.js';
 import { hypervLeftovers, hypervTeardownPlan } from './teardown.js';
@@ -84,7 +85,15 @@ export class HypervProvider implements Provider {
   createSteps(lab: LabContext): Step[] {
     const env = this.env(lab);
     const steps = labSteps(env);
-    for (const m of lab.spec.machines) steps.push(...(m.os === 'ubuntu' ? ubuntuSteps(env, m) : windowsSteps(env, m)));
+    const golden = goldenEnabled(env);
+    if (golden) steps.push(goldenLabStep(env));
+    for (const m of lab.spec.machines) {
+      steps.push(...(m.os === 'ubuntu' ? ubuntuSteps(env, m) : windowsSteps(env, m)));
+      if (m.os === 'ubuntu' && golden) {
+        const g = goldenMachineSteps(env, m, () => connectUbuntu(lab, m));
+        steps.push(g.childDisk, g.personalize, g.make);
+      }
+    }
     return steps;
   }
 

@@ -74,3 +74,29 @@ export function buildSeedIso(input: SeedInput, date?: Date): Buffer {
     { volumeId: 'CIDATA', date },
   );
 }
+
+/**
+ * The NoCloud seed of an Ubuntu VM booted from the golden disk: cloud-config user-data,
+ * network-config and meta-data with an instance-id of its own (cloud-init runs its
+ * per-instance modules when the instance-id is new), on a disc labelled CIDATA.
+ */
+export function buildBootSeedIso(input: SeedInput, instanceId: string, date?: Date): Buffer {
+  const values = yamlValues({
+    hostname: input.machine.name,
+    user: input.user,
+    authorizedKey: input.authorizedKey.trim(),
+    hostKeyPrivate: input.hostKey.privateKey.trimEnd() + '\n',
+    hostKeyPublic: input.hostKey.publicKey.trim(),
+    environmentFiles: input.proxy ? [{ path: '/etc/environment', append: true, content: proxyEnvironment(input.proxy, input.cidr) }] : [],
+  });
+  const network = yamlValues({ mac: macColons(input.mac), address: `${input.machine.ip}/${input.prefix}`, gateway: input.gateway, dns: input.dns });
+  const meta = renderTemplate('hyperv/autoinstall/meta-data', yamlValues({ instanceId, hostname: input.machine.name }), oneLine);
+  return buildIso(
+    [
+      { name: 'user-data', data: Buffer.from(renderTemplate('hyperv/nocloud/user-data', values, oneLine), 'utf8') },
+      { name: 'network-config', data: Buffer.from(renderTemplate('hyperv/nocloud/network-config', network, oneLine), 'utf8') },
+      { name: 'meta-data', data: Buffer.from(meta, 'utf8') },
+    ],
+    { volumeId: 'CIDATA', date },
+  );
+}

@@ -10,9 +10,10 @@ import { guestNetwork } from './guest-network.js';
 import { consoleFile, ensureConsoleTap, getVm, invoke, localFile, machineStepId, scriptStep, stopConsoleTap, type HypervEnv } from './env.js';
 import { ownerTag } from './names.js';
 import { call, noteMark, type VmFacts } from './scripts.js';
-import { buildSeedIso } from './seed.js';
+import { buildSeedIso, type SeedInput } from './seed.js';
 import { LAB_STEPS } from './steps-lab.js';
 import { vmDiagnosis, waitForPhase } from './wait.js';
+import { fromGolden, goldenEnabled, GOLDEN_STEP } from './golden.js';
 import { proxyFromEnv } from '../../util/proxy.js';
 
 export const installStartedFact = (machine: string) => `hyperv:install-started:${machine}`;
@@ -30,6 +31,8 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
   const id = machineStepId(m);
   const localSeed = localFile(env, m, 'seed-cidata.iso');
   const installed = () => store.isStepDone(id('install'));
+  // a VM over the golden disk has none of the install's steps (src/providers/hyperv/golden.ts)
+  const golden = () => fromGolden(env);
   const vm = () => getVm(env, m);
 
   const steps: Step[] = [
@@ -38,8 +41,9 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       id: id('disk'),
       title: `${m.name}: new dynamic disk ${p.osDisk}`,
       machine: m.name,
-      deps: [id('vm')],
+      deps: [id('vm'), ...(goldenEnabled(env) ? [GOLDEN_STEP] : [])],
       call: call.newDisk(cfg, m),
+      skipIf: async () => golden(),
       check: async () => ((await vm()).disks ?? []).includes(p.osDisk),
       before: (ctx) => ctx.record({ kind: 'hyperv-disk', id: p.osDisk, machine: m.name }),
     }),
@@ -49,7 +53,7 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       machine: m.name,
       deps: [id('vm'), LAB_STEPS.sshKey, ...(cfg.dns ? [] : [LAB_STEPS.dns])],
       call: call.attachSeed(cfg, m, localSeed),
-      localCheck: installed,
+      localCheck: () => golden() || installed(),
       check: async () => ((await vm()).dvds ?? []).includes(p.seedIso),
       before: (ctx) => {
         writeSeed(env, m, localSeed);
@@ -62,7 +66,7 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       machine: m.name,
       deps: [id('vm')],
       call: call.attachInstaller(cfg, m),
-      localCheck: installed,
+      localCheck: () => golden() || installed(),
       check: async () => ((await vm()).dvds ?? []).includes(cfg.ubuntuIso ?? ''),
     }),
     scriptStep(env, {
@@ -71,7 +75,7 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       machine: m.name,
       deps: [id('disk'), id('seed'), id('installer')],
       call: call.firmware(cfg, m),
-      localCheck: installed,
+      localCheck: () => golden() || installed(),
       check: async () => {
         const fw = (await vm()).firmware;
         return fw?.secureBoot === 'On' && fw.template === 'MicrosoftUEFICertificateAuthority' && fw.firstBoot?.path === cfg.ubuntuIso;
@@ -86,6 +90,7 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       // started in an earlier run and powered off since: the install is over, and starting
       // the VM again would boot the installer disc a second time
       skipIf: async (ctx) => {
+        if (golden()) return true;
         const over = Boolean(store.fact(installStartedFact(m.name))) && (await vm()).state === 'Off';
         if (over) ctx.log('the installer ran in an earlier run and has powered the VM off');
         return over;
@@ -120,7 +125,7 @@ export function ubuntuSteps(env: HypervEnv, m: MachineSpec): Step[] {
       id: id('boot'),
       title: `${m.name}: discs out, boot the installed system, wait for its heartbeat (timeout ${Math.round(cfg.timeouts.bootMs / 60000)} min)`,
       machine: m.name,
-      deps: [id('install')],
+      deps: [id('install'), ...(goldenEnabled(env) ? [id('personalize')] : [])],
       call: call.finishInstall(cfg, m),
       check: async () => {
         const now = await vm();
@@ -215,6 +220,11 @@ function sshHints(seen: string | undefined): string[] {
 
 /** Writes the seed disc for the machine on this side, with a host key generated once and kept. */
 function writeSeed(env: HypervEnv, m: MachineSpec, file: string): void {
+  writeSeedFile(file, buildSeedIso(seedInput(env, m)));
+}
+
+/** What a machine's seed holds (autoinstall or golden-disk boot alike); records its pinned host key. */
+export function seedInput(env: HypervEnv, m: MachineSpec): SeedInput {
   const { store, spec } = env.lab;
   const secret = hostKeySecret(m.name);
   let hostKey: { privateKey: string; publicKey: string };
@@ -226,14 +236,18 @@ function writeSeed(env: HypervEnv, m: MachineSpec, file: string): void {
     store.secrets.write(`${secret}.pub`, hostKey.publicKey.trim() + '\n');
   }
   store.setFact(hostKeyFact(m.name), hostKey.publicKey.trim());
-  const iso = buildSeedIso({
+  return {
     ...guestNetwork(env, m),
     user: UBUNTU_USER,
     authorizedKey: ensureLabClientKey(store).publicKey,
     hostKey,
     proxy: proxyFromEnv(),
     cidr: spec.network.cidr,
-  });
+  };
+}
+
+/** The seed holds the VM's private host key: private to this user from the first byte. */
+export function writeSeedFile(file: string, iso: Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, iso, { mode: 0o600 });
 }

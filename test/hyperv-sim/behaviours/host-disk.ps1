@@ -22,6 +22,12 @@
 #                  mounted returns the first mount, so a script that dismounts "its" mount
 #                  dismounts the user's
 #   [mount-vhd]    Microsoft Learn, Mount-VHD (windows-powershell-docs docset/winserver2025-ps/Hyper-V/Mount-VHD.md)
+#   [vhd-parent]   Microsoft Learn, IVMHardDisk::Parent (win32 vpc/ivmharddisk-parent): VM_E_PARENT_CHILD_ID_MISMATCH,
+#                  "The virtual hard disk image located by the parent parameter does not have the same ID as the child
+#                  disk image"; Msvm_ImageManagementService.SetParentVirtualHardDisk (hyperv_v2), IgnoreIDMismatch: "if
+#                  the new parent virtual hard disk is not identical to the original parent, data corruption can
+#                  occur". A parent written to (a VM running on it, a mount for writing) after a child was made over it
+#                  no longer matches the child.
 
 # ---------------------------------------------------------------------------------------
 # disks: lookups and CIM objects
@@ -224,7 +230,8 @@ Register-SimCmdlet 'New-VHD' {
   if ($c.P.ContainsKey('ParentPath')) {
     $parent = Get-SimHostDisk $S ([string]$c.P.ParentPath)
     if ($null -eq $parent) { Stop-Sim "Failed to create the virtual hard disk. The parent '$($c.P.ParentPath)' does not exist or is not a virtual hard disk." 'ObjectNotFound' $c.P.ParentPath }
-    $disk = @{ id = $id; path = $path; type = 'Differencing'; sizeBytes = [long]$parent.sizeBytes; parentId = $parent.id; signature = $null; partitionStyle = $parent.partitionStyle; partitions = @(); mounted = $null; os = $parent.os }
+    # the child remembers the parent as it is now [vhd-parent]: writing to the parent later breaks it
+    $disk = @{ id = $id; path = $path; type = 'Differencing'; sizeBytes = [long]$parent.sizeBytes; parentId = $parent.id; parentWriteId = [string]$parent.writeId; signature = $null; partitionStyle = $parent.partitionStyle; partitions = @(); mounted = $null; os = $parent.os }
     # a differencing disk reads its parent's blocks: it starts with the parent's partitions
     # and files (and, having no signature of its own, the parent's disk signature)
     $parts = @()
@@ -248,6 +255,33 @@ Register-SimCmdlet 'New-VHD' {
   [System.IO.File]::WriteAllText($local, "LABCTL-SIM-VHDX $id`n")
   Add-SimHostItem $S 'disks' $disk
   ConvertTo-SimHostVhdObject $S $disk
+}
+
+<#
+  Why a VM cannot open this disk (its leaf) and the chain of parents below it, or '': the leaf
+  file marked read-only (Hyper-V opens a VM's disk for writing: "Access is denied", modelled
+  strictly; parents are opened read-only, so a read-only parent is what golden disks should be),
+  a parent file that is gone, or a parent written to since the child was made [vhd-parent].
+#>
+function Test-SimHostChain([hashtable]$S, [hashtable]$Leaf, [string]$LeafPath) {
+  $local = Get-SimHostLocalPath $S $LeafPath
+  if ($local -and [System.IO.File]::Exists($local) -and (Get-Item -LiteralPath $local).IsReadOnly) {
+    return "Failed to open attachment '$LeafPath'. Error: 'Access is denied.' (the file is read-only: a VM writes to its own disk)"
+  }
+  $d = $Leaf
+  for ($i = 0; $i -lt 32 -and $null -ne $d -and $d.parentId; $i++) {
+    $parent = Get-SimHostDiskById $S $d.parentId
+    $file = $(if ($null -ne $parent) { Get-SimHostLocalPath $S ([string]$parent.path) })
+    if ($null -eq $parent -or -not $file -or -not [System.IO.File]::Exists($file) -or (Get-SimHostFileKind $S ([string]$parent.path)).diskId -ne $parent.id) {
+      $where = $(if ($null -ne $parent) { $parent.path } else { 'its parent' })
+      return "The chain of virtual hard disks is broken. The system cannot find the differencing disk's parent '$where'."
+    }
+    if ($d.ContainsKey('parentWriteId') -and [string]$d.parentWriteId -ne [string]$parent.writeId) {
+      return "The chain of virtual hard disks is corrupted. There is a mismatch in the identifiers of the parent virtual hard disk and differencing disk ('$($parent.path)' was written to after '$($d.path)' was made over it)."
+    }
+    $d = $parent
+  }
+  return ''
 }
 
 Register-SimCmdlet 'Get-VHD' {
@@ -286,6 +320,8 @@ function Mount-SimHostVhd($c, [hashtable]$S) {
     $sig = Get-SimHostSignature $S $disk
     $clash = $null
     if ($sig) { $clash = @(Get-SimHostMountedDisks $S | Where-Object { -not $_.mounted.offline -and (Get-SimHostSignature $S $_) -eq $sig }) | Select-Object -First 1 }
+    # mounted for writing: what it was is gone for the children made over it [vhd-parent]
+    if (-not $c.P.ReadOnly) { $disk.writeId = New-SimId }
     $disk.mounted = @{ number = $n; offline = ($null -ne $clash); reason = $(if ($null -ne $clash) { 'Collision' } else { '' }); readOnly = [bool]$c.P.ReadOnly; collidesWith = $(if ($null -ne $clash) { $clash.path } else { '' }) }
     if (-not $disk.mounted.offline -and -not $c.P.NoDriveLetter) {
       foreach ($p in @($disk.partitions)) {

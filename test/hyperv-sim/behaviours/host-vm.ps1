@@ -32,6 +32,14 @@
 #                 deleting one merges them; after applying a production checkpoint "the virtual machine is in an off state",
 #                 after a standard one "the system is in the exact state that it was when the checkpoint was created"
 #   [restore]     Microsoft Learn, Restore-VMSnapshot (…/Hyper-V/Restore-VMSnapshot.md; Restore-VMCheckpoint is its alias)
+#   [vhd-parent]  Microsoft Learn, IVMHardDisk::Parent (win32 vpc/ivmharddisk-parent): VM_E_PARENT_CHILD_ID_MISMATCH "The
+#                 virtual hard disk image located by the parent parameter does not have the same ID as the child disk
+#                 image"; Msvm_ImageManagementService.SetParentVirtualHardDisk (hyperv_v2): IgnoreIDMismatch "if the new
+#                 parent virtual hard disk is not identical to the original parent, data corruption can occur" — a parent
+#                 written to after its children were made no longer matches them
+#   [nocloud]     cloud-init docs, NoCloud datasource (a disc labelled CIDATA with user-data, meta-data and optionally
+#                 network-config) and "cloud-init clean" (cloud-init(1): "Remove logs and artifacts so cloud-init can
+#                 re-run"): per-instance modules (users, host keys, hostname) run when meta-data's instance-id is new
 #   [heartbeat]   Microsoft.HyperV.PowerShell.VMHeartbeatStatus: Unknown, Disabled, NoContact, Error,
 #                 LostCommunication, OkApplicationsUnknown, OkApplicationsHealthy, OkApplicationsCritical, Paused
 
@@ -409,7 +417,15 @@ Register-SimCmdlet 'Start-VM' {
         if ($null -ne $disk -and $null -ne $disk.mounted) { Stop-Sim "'$($vm.name)' failed to start. ... $(Get-SimHostSharingMessage $d.path) (it is mounted on the host)" 'ResourceBusy' $vm.name 'ObjectInUse' }
         $why = Get-SimHostInUse $S $d.path $vm.id
         if ($why) { Stop-Sim "'$($vm.name)' failed to start. ... $(Get-SimHostSharingMessage $d.path) ($why)" 'ResourceBusy' $vm.name 'ObjectInUse' }
+        $broken = Test-SimHostChain $S $disk $d.path
+        if ($broken) { Stop-Sim "'$($vm.name)' failed to start. $broken" 'InvalidData' $vm.name 'ChainBroken' }
       }
+    }
+    # the VM writes to its disks (the leaves): a disk with children is no longer the parent they were made from
+    foreach ($d in @($vm.hardDisks)) {
+      if ($null -eq $d -or -not $d.path) { continue }
+      $leaf = Get-SimHostDisk $S $d.path
+      if ($null -ne $leaf) { $leaf.writeId = New-SimId }
     }
     foreach ($a in @($vm.adapters)) {
       if ($null -ne $a -and $a.switchName -and @($S.switches | Where-Object { $_.name -eq $a.switchName }).Count -eq 0) {
@@ -1357,6 +1373,11 @@ function Complete-SimHostInstall([hashtable]$S, [hashtable]$Vm) {
   [void][System.IO.Directory]::CreateDirectory($logDir)
   # the installed system keeps the configuration it was installed with (subiquity does)
   [System.IO.File]::WriteAllText((Join-Path -Path $logDir -ChildPath 'autoinstall-user-data'), [string]$g.userData)
+  # ... and hands its user-data and network to the installed system's cloud-init (datasource
+  # None: no seed needed at its first boot); ubuntu-generalize.sh removes it for a golden disk
+  $cfgDir = Join-Path -Path $rootfs -ChildPath 'etc/cloud/cloud.cfg.d'
+  [void][System.IO.Directory]::CreateDirectory($cfgDir)
+  [System.IO.File]::WriteAllText((Join-Path -Path $cfgDir -ChildPath '99-installer.cfg'), [string]$g.userData)
   $target.os = 'ubuntu'
   # the installed system's own boot entry ("ubuntu", \EFI\ubuntu\shimx64.efi) goes first
   $entry = @{ kind = 'File'; description = 'ubuntu'; path = '\EFI\ubuntu\shimx64.efi'; diskPath = $target.path }
@@ -1370,9 +1391,79 @@ function Start-SimHostUbuntu([hashtable]$S, [hashtable]$Vm, [hashtable]$Boot) {
   $g.os = 'ubuntu'
   $g.phase = 'booting'
   $g.problem = ''
-  $file = Join-Path -Path (Get-SimHostPartitionFolder $Boot.disk 2) -ChildPath 'var/log/installer/autoinstall-user-data'
-  if ([System.IO.File]::Exists($file)) { $g.userData = [System.IO.File]::ReadAllText($file) }
   $g.bootDiskId = $Boot.disk.id
+  $root = Get-SimHostPartitionFolder $Boot.disk 2
+  $g.rootDir = $root
+  Initialize-SimHostCloudInit $S $Vm $root
+}
+
+<#
+  The installed system's first moments, as systemd and cloud-init run them [nocloud]: a
+  machine-id that is empty or "uninitialized" is made anew; cloud-init takes its datasource
+  (a NoCloud seed disc in a drive, else the installer's configuration left in
+  /etc/cloud/cloud.cfg.d/99-installer.cfg) and, when the instance is new (an instance-id it
+  has not recorded), applies it: SSH host keys, user-data and network recorded on the disk.
+  The guest's identity (user, keys, address) is what the disk then holds: a generalized disk
+  booted without a seed has none.
+#>
+function Initialize-SimHostCloudInit([hashtable]$S, [hashtable]$Vm, [string]$Root) {
+  $g = $Vm.guest
+  $file = { param($rel) Join-Path -Path $Root -ChildPath $rel }
+  $write = {
+    param($rel, $text)
+    $f = & $file $rel
+    [void][System.IO.Directory]::CreateDirectory((Split-Path -Path $f -Parent))
+    [System.IO.File]::WriteAllText($f, [string]$text)
+  }
+  $read = { param($rel) $f = & $file $rel; if ([System.IO.File]::Exists($f)) { [System.IO.File]::ReadAllText($f) } else { $null } }
+  $mid = & $read 'etc/machine-id'
+  if (-not $mid -or $mid.Trim() -eq '' -or $mid.Trim() -eq 'uninitialized') { & $write 'etc/machine-id' (([guid]::NewGuid().ToString('N')) + "`n") }
+
+  $source = $null
+  $seed = Find-SimHostNoCloud $S $Vm
+  if ($null -ne $seed) { $source = $seed }
+  else {
+    $installer = & $read 'etc/cloud/cloud.cfg.d/99-installer.cfg'
+    if ($installer) { $source = @{ instanceId = 'installer'; userData = $installer; networkConfig = $null } }
+  }
+  $known = & $read 'var/lib/cloud/data/instance-id'
+  if ($null -ne $source -and ([string]$known).Trim() -ne [string]$source.instanceId) {
+    $ud = [string]$source.userData
+    & $write 'var/lib/cloud/data/instance-id' ([string]$source.instanceId + "`n")
+    & $write 'var/lib/cloud/instance/user-data.txt' $ud
+    $net = $(if ($source.networkConfig) { [string]$source.networkConfig } else { $ud })
+    & $write 'etc/netplan/50-cloud-init.yaml' $net
+    $key = Get-SimHostYamlBlock $ud 'ed25519_private'
+    if ($key) { & $write 'etc/ssh/ssh_host_ed25519_key' $key }
+  }
+  $g.userData = [string](& $read 'var/lib/cloud/instance/user-data.txt')
+  $g.networkConfig = [string](& $read 'etc/netplan/50-cloud-init.yaml')
+  $g.machineId = ([string](& $read 'etc/machine-id')).Trim()
+  if (-not $g.userData) { $g.problem = 'cloud-init found no datasource (no NoCloud seed, no installer configuration): no user, no host key, no network' }
+}
+
+<# The NoCloud seed of a booted system (not an autoinstall): user-data, network-config, instance-id. #>
+function Find-SimHostNoCloud([hashtable]$S, [hashtable]$Vm) {
+  foreach ($d in @($Vm.dvds)) {
+    if ($null -eq $d -or -not $d.path) { continue }
+    $k = Get-SimHostFileKind $S $d.path
+    if ($k.kind -ne 'iso9660') { continue }
+    $iso = Read-SimHostIso9660 $k.local
+    if ($iso.label -ne 'CIDATA' -or $null -eq $iso.files['user-data']) { continue }
+    $ud = [System.Text.Encoding]::UTF8.GetString($iso.files['user-data'])
+    if ($ud -match '(?m)^autoinstall:') { continue }
+    $meta = $(if ($null -ne $iso.files['meta-data']) { [System.Text.Encoding]::UTF8.GetString($iso.files['meta-data']) } else { '' })
+    $id = $(if ($meta -match '(?m)^instance-id:\s*"?([^"\r\n]+)"?') { $Matches[1].Trim() } else { '' })
+    $net = $(if ($null -ne $iso.files['network-config']) { [System.Text.Encoding]::UTF8.GetString($iso.files['network-config']) } else { $null })
+    return @{ instanceId = $id; userData = $ud; networkConfig = $net }
+  }
+  return $null
+}
+
+<# A YAML block scalar or quoted string value under a key (the host key in user-data), or ''. #>
+function Get-SimHostYamlBlock([string]$Text, [string]$Key) {
+  if ($Text -match ('(?m)^\s*' + [regex]::Escape($Key) + ':\s*"((?:[^"\\]|\\.)*)"')) { return ($Matches[1] -replace '\\n', "`n" -replace '\\"', '"') }
+  return ''
 }
 
 # ---------------------------------------------------------------------------------------
@@ -1632,10 +1723,10 @@ function Update-SimHostVm([hashtable]$S, [hashtable]$Vm, [DateTime]$Now) {
           $g.phase = 'ready'
           $g.problem = ''
           $mac = ConvertTo-SimHostMac ([string](@($Vm.adapters | Where-Object { $_ }) | Select-Object -First 1).mac)
-          $addr = Get-SimHostNetplanAddress ([string]$g.userData) $mac
+          $addr = Get-SimHostNetplanAddress $(if ($g.networkConfig) { [string]$g.networkConfig } else { [string]$g.userData }) $mac
           $g.mac = $mac
           $g.ipv4 = @(if ($null -ne $addr) { $addr.ip })
-          if ($null -eq $addr) { $g.problem = 'booted, but netplan configured no address: no ethernets entry matches the adapter MAC' }
+          if ($null -eq $addr -and -not $g.problem) { $g.problem = 'booted, but netplan configured no address: no ethernets entry matches the adapter MAC' }
           $g.phaseSince = $at.ToString('o')
           return
         }
