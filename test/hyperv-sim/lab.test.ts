@@ -11,79 +11,40 @@
  * webdeploy.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { describeResult, labctl, startLabctl, waitForChild, type CliResult } from '../helpers/cli.js';
-import { SimNetworkBridge } from './bridge.js';
-import { FAST, sleep } from './fixtures.js';
-import { SimHost, type SimState } from './host.js';
+import { describeResult, startLabctl, waitForChild, type CliResult } from '../helpers/cli.js';
+import type { SimNetworkBridge } from './bridge.js';
+import { sleep } from './fixtures.js';
+import type { SimHost } from './host.js';
+import { hostShape, machineLine, simSpecText, startSimLab, SIM_TIMEOUTS, type SimLab } from './lab-fixture.js';
 
-const UBUNTU_ISO = 'C:\\labctl\\iso\\ubuntu-24.04.3-live-server-amd64.iso';
-const WINDOWS_ISO = 'C:\\labctl\\iso\\windows-server-2022.iso';
-
-function specText(name: string, timeouts = '{ install: 60s, boot: 30s, ready: 30s, poll: 300ms }'): string {
-  return `name: ${name}
-network: { subnet: 198.18.61.0/24 }
-redis: { version: 7.0.15 }
-machines:
-  redis: { role: redis, os: ubuntu,  ip: 198.18.61.10, cpus: 2, memory: 2GB, disk: 20GB }
-  web1:  { role: web,   os: windows, ip: 198.18.61.11, cpus: 2, memory: 4GB, disk: 40GB }
-  web2:  { role: web,   os: windows, ip: 198.18.61.12, cpus: 2, memory: 4GB, disk: 40GB }
-hyperv:
-  ubuntuIso: ${UBUNTU_ISO}
-  windowsIso: ${WINDOWS_ISO}
-  vmPath: C:\\labctl\\vms
-  dns: [198.18.61.1]
-  timeouts: ${timeouts}
-`;
-}
-
-/** The host as labctl found it, without what changes by itself (clocks, counters). */
-function hostShape(s: SimState): unknown {
-  return {
-    vms: (s.vms ?? []).map((v: any) => v.name).sort(),
-    switches: (s.switches ?? []).map((x: any) => x.name).sort(),
-    nats: (s.nats ?? []).map((n: any) => `${n.name} ${n.prefix}`).sort(),
-    adapters: (s.host.adapters ?? []).map((a: any) => `${a.name} ${(a.ips ?? []).map((i: any) => `${i.ip}/${i.prefix}`).join(',')}`).sort(),
-    drives: Object.keys(s.host.drives ?? {}).sort(),
-    mounted: (s.disks ?? []).filter((d: any) => d.mounted).map((d: any) => d.path),
-    images: (s.images ?? []).map((i: any) => i.path),
-  };
+function specText(name: string, timeouts = SIM_TIMEOUTS): string {
+  return simSpecText({
+    name,
+    net: '198.18.61',
+    machines: [machineLine('redis', 'redis', 'ubuntu', '198.18.61.10'), machineLine('web1', 'web', 'windows', '198.18.61.11'), machineLine('web2', 'web', 'windows', '198.18.61.12')],
+    timeouts,
+  });
 }
 
 describe('labctl on a simulated Hyper-V host', () => {
+  let lab: SimLab;
   let host: SimHost;
   let bridge: SimNetworkBridge;
-  let dir: string;
   let spec: string;
   let home: string;
   let pristine: unknown;
-  const run = (args: string[], timeoutMs = 240_000): Promise<CliResult> =>
-    labctl(['--spec', spec, '--home', home, '--provider', 'hyperv', ...args], { env: host.env(), timeoutMs });
+  const run = (args: string[], timeoutMs = 240_000): Promise<CliResult> => lab.run(args, timeoutMs);
 
   before(() => {
-    host = new SimHost({ timing: FAST });
-    host.putUbuntuIso(UBUNTU_ISO);
-    host.putWindowsIso(WINDOWS_ISO);
-    bridge = new SimNetworkBridge(host, { intervalMs: 100 });
-    bridge.start();
-    dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-hvlab-'));
-    spec = path.join(dir, 'lab.yaml');
-    home = path.join(dir, 'home');
-    writeFileSync(spec, specText('simhv'));
-    pristine = hostShape(host.read());
+    lab = startSimLab({ lab: 'simhv', prefix: 'labctl-hvlab-', spec: specText('simhv') });
+    ({ host, bridge, spec, home, pristine } = lab);
   });
 
   after(async () => {
     // whatever a failed test left: labctl's own teardown first, then the bridge
-    if (host) await labctl(['--spec', spec, '--home', home, '--provider', 'hyperv', 'teardown', '--yes'], { env: host.env(), timeoutMs: 240_000 }).catch(() => {});
-    await bridge?.stop();
-    const left = await bridge?.leftovers();
-    await host?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(left ?? [], [], 'the bridge removed every namespace and link');
+    await lab?.dispose();
   });
 
   test('create builds the whole lab: network, base image, three VMs through every phase; SSH to the Ubuntu VM is real', async () => {
