@@ -13,32 +13,18 @@
  * cmdlets are in behaviours/host-vm.ps1, each with its Microsoft source.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { describeResult, labctl, type CliResult } from '../helpers/cli.js';
-import { SimNetworkBridge } from './bridge.js';
-import { FAST } from './fixtures.js';
-import { SimHost, type SimState } from './host.js';
+import { describeResult, type CliResult } from '../helpers/cli.js';
+import type { SimHost, SimState } from './host.js';
+import { machineLine, simSpecText, startSimLab, type SimLab } from './lab-fixture.js';
 
-const UBUNTU_ISO = 'C:\\labctl\\iso\\ubuntu-24.04.3-live-server-amd64.iso';
-const WINDOWS_ISO = 'C:\\labctl\\iso\\windows-server-2022.iso';
 const LAB = 'simliv';
 
-const SPEC = `name: ${LAB}
-network: { subnet: 198.18.63.0/24 }
-redis: { version: 7.0.15 }
-machines:
-  redis: { role: redis, os: ubuntu,  ip: 198.18.63.10, cpus: 2, memory: 2GB, disk: 20GB }
-  web1:  { role: web,   os: windows, ip: 198.18.63.11, cpus: 2, memory: 4GB, disk: 40GB }
-hyperv:
-  ubuntuIso: ${UBUNTU_ISO}
-  windowsIso: ${WINDOWS_ISO}
-  vmPath: C:\\labctl\\vms
-  dns: [198.18.63.1]
-  timeouts: { install: 60s, boot: 30s, ready: 30s, poll: 300ms }
-`;
+const SPEC = simSpecText({
+  name: LAB,
+  net: '198.18.63',
+  machines: [machineLine('redis', 'redis', 'ubuntu', '198.18.63.10'), machineLine('web1', 'web', 'windows', '198.18.63.11')],
+});
 
 const vm = (s: SimState, machine: string) => (s.vms as any[]).find((v) => v.name === `labctl-${LAB}-${machine}`);
 
@@ -53,14 +39,10 @@ function hostShape(s: SimState): unknown {
 }
 
 describe('living with a lab on a simulated Hyper-V host', { timeout: 900_000 }, () => {
+  let lab: SimLab;
   let host: SimHost;
-  let bridge: SimNetworkBridge;
-  let dir: string;
-  let spec: string;
-  let home: string;
   let pristine: unknown;
-  const run = (args: string[], timeoutMs = 240_000): Promise<CliResult> =>
-    labctl(['--spec', spec, '--home', home, '--provider', 'hyperv', ...args], { env: host.env(), timeoutMs });
+  const run = (args: string[], timeoutMs = 240_000): Promise<CliResult> => lab.run(args, timeoutMs);
   const ok = async (args: string[]) => {
     const r = await run(args);
     assert.equal(r.code, 0, describeResult(r));
@@ -72,26 +54,14 @@ describe('living with a lab on a simulated Hyper-V host', { timeout: 900_000 }, 
   };
 
   before(async () => {
-    host = new SimHost({ timing: FAST });
-    host.putUbuntuIso(UBUNTU_ISO);
-    host.putWindowsIso(WINDOWS_ISO);
+    lab = startSimLab({ lab: LAB, prefix: 'labctl-hvliving-', spec: SPEC });
+    host = lab.host;
     pristine = hostShape(host.read());
-    bridge = new SimNetworkBridge(host, { intervalMs: 100 });
-    bridge.start();
-    dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-hvliving-'));
-    spec = path.join(dir, 'lab.yaml');
-    home = path.join(dir, 'home');
-    writeFileSync(spec, SPEC);
     await ok(['create']);
   });
 
   after(async () => {
-    if (host) await run(['teardown', '--yes']).catch(() => undefined);
-    await bridge?.stop();
-    const left = await bridge?.leftovers();
-    await host?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(left ?? [], [], 'the bridge removed every namespace and link');
+    await lab?.dispose();
   });
 
   test('stop turns every VM off (Stop-VM), status shows them stopped, verify says so in one line, start brings them back', async () => {
