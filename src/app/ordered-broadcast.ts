@@ -21,7 +21,7 @@ export function broadcastWithoutWaiting<T extends object>(adapter: T): T {
     if (!opts.flags?.local) {
       a.publishAndReturnOffset({
         type: MessageType.BROADCAST,
-        data: { packet, opts: { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags } },
+        data: { packet, opts: { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags } },
       }).catch(() => {
         // the message reaches only this server's clients: pub/sub's at most once (redis-cluster-link.ts logs it)
       });

@@ -93,9 +93,27 @@ export function createClusterLink(config: AppConfig, log: Log): RedisLink {
         pub.refreshSlotsCache();
         return undefined;
       }
+      // the publisher connects to a node on its first command there, and with no offline queue
+      // what it sends while that connection is being made is refused ("Connection is closed."):
+      // a burst right after "connected" lost all but its first message. Its connection to the
+      // shard's master is part of being connected.
+      if (!publisherReady(nodeKey)) return undefined;
       result.push(instance);
     }
     return result.length > 0 ? result : undefined;
+  };
+
+  const hooked = new WeakSet<Redis>();
+  const publisherReady = (nodeKey: string): boolean => {
+    const node = pub.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+    if (!node) return false;
+    if (node.status === 'ready') return true;
+    if (!hooked.has(node)) {
+      hooked.add(node);
+      node.on('ready', update);
+    }
+    if (node.status === 'wait') node.connect().catch(() => {});
+    return false;
   };
 
   const compute = (): RedisLinkState => {
