@@ -123,7 +123,16 @@ const docsServers = new Set();
 const labctl = (lab, argv, timeoutMs) => runLabctl(BIN, ['--spec', lab.spec, '--home', home, ...argv], { env, timeoutMs });
 async function ok(lab, argv, timeoutMs) {
   const r = await labctl(lab, argv, timeoutMs);
-  if (r.code !== 0) throw new Error(`labctl ${argv.join(' ')} (${lab.name}) failed (exit ${r.code}):\n${r.stderr.split('\n').slice(-15).join('\n')}${r.stdout.slice(0, 2000)}`);
+  if (r.code !== 0) {
+    // a failed verify --json: its failing checks, not the first screen of every check
+    let failing;
+    try {
+      failing = JSON.parse(r.stdout).checks?.filter((c) => !c.ok).map((c) => `  ✗ ${c.name}${c.node ? ` (${c.node})` : ''}: ${c.reason}`);
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(`labctl ${argv.join(' ')} (${lab.name}) failed (exit ${r.code}):\n${r.stderr.split('\n').slice(-15).join('\n')}${failing?.length ? failing.join('\n') : r.stdout.slice(0, 2000)}`);
+  }
   return r;
 }
 function stopDocs() {
