@@ -19,8 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
@@ -28,38 +27,24 @@ import { REDIS_PASSWORD_SECRET } from '../../src/roles/redis/index.js';
 import { CHAT_PASSWORD_SECRET, CHAT_USER, chatAclRules } from '../../src/roles/redis/acl.js';
 import { generatePassword } from '../../src/state/secrets.js';
 import { LabStore } from '../../src/state/store.js';
-import { describeResult, labctl, type CliResult } from '../helpers/cli.js';
-import { SimNetworkBridge } from './bridge.js';
+import { describeResult, type CliResult } from '../helpers/cli.js';
+import type { SimNetworkBridge } from './bridge.js';
 import { FAST, sleep } from './fixtures.js';
 import { MSDEPLOY, putMsdeploy, simMsi } from './guest-helpers.js';
-import { SimHost, type SimState } from './host.js';
+import type { SimHost } from './host.js';
+import { hostShape, machineLine, simSpecText, startSimLab, type SimLab } from './lab-fixture.js';
 
-const UBUNTU_ISO = 'C:\\labctl\\iso\\ubuntu-24.04.3-live-server-amd64.iso';
-const WINDOWS_ISO = 'C:\\labctl\\iso\\windows-server-2022.iso';
 const LAB = 'simwd';
 const REDIS_IP = '198.18.62.10';
 
-/** The host as labctl found it, without what changes by itself (clocks, counters). */
-function hostShape(s: SimState): unknown {
-  return {
-    vms: (s.vms ?? []).map((v: any) => v.name).sort(),
-    switches: (s.switches ?? []).map((x: any) => x.name).sort(),
-    nats: (s.nats ?? []).map((n: any) => `${n.name} ${n.prefix}`).sort(),
-    adapters: (s.host.adapters ?? []).map((a: any) => `${a.name} ${(a.ips ?? []).map((i: any) => `${i.ip}/${i.prefix}`).join(',')}`).sort(),
-    drives: Object.keys(s.host.drives ?? {}).sort(),
-    mounted: (s.disks ?? []).filter((d: any) => d.mounted).map((d: any) => d.path),
-  };
-}
-
 describe('the web role through the CLI: create, deploy with Web Deploy, verify, teardown', { timeout: 1_200_000 }, () => {
+  let lab: SimLab;
   let host: SimHost;
   let bridge: SimNetworkBridge;
   let dir: string;
-  let spec: string;
   let home: string;
   let pristine: unknown;
-  const run = (args: string[], timeoutMs = 300_000): Promise<CliResult> =>
-    labctl(['--spec', spec, '--home', home, '--provider', 'hyperv', ...args], { env: host.env(), timeoutMs });
+  const run = (args: string[], timeoutMs = 300_000): Promise<CliResult> => lab.run(args, timeoutMs);
   const json = (r: CliResult): any => {
     try {
       return JSON.parse(r.stdout);
@@ -70,14 +55,8 @@ describe('the web role through the CLI: create, deploy with Web Deploy, verify, 
   const guest = (machine: string) => host.read().vms.find((v: any) => v.name === `labctl-${LAB}-${machine}`)?.guest;
 
   before(() => {
-    if (process.getuid?.() !== 0) throw new Error('webdeploy.test.ts must run as root: the bridge makes network namespaces');
-    host = new SimHost({ timing: { ...FAST, msiSeconds: 0.2 } });
-    host.putUbuntuIso(UBUNTU_ISO);
-    host.putWindowsIso(WINDOWS_ISO);
-    bridge = new SimNetworkBridge(host, { intervalMs: 100 });
-    bridge.start();
-    dir = mkdtempSync(path.join(os.tmpdir(), 'labctl-hvwd-'));
-    home = path.join(dir, 'home');
+    lab = startSimLab({ lab: LAB, prefix: 'labctl-hvwd-', spec: '', timing: { ...FAST, msiSeconds: 0.2 } });
+    ({ host, bridge, dir, home, pristine } = lab);
     // the installers: the simulator's stand-in MSIs as the user's own copies (hyperv.installers),
     // each with its sha256, so nothing is downloaded
     mkdirSync(path.join(dir, 'msi'));
@@ -86,43 +65,21 @@ describe('the web role through the CLI: create, deploy with Web Deploy, verify, 
       writeFileSync(file, simMsi(id));
       return `    ${id}: { file: ${file}, sha256: ${createHash('sha256').update(readFileSync(file)).digest('hex')} }`;
     });
-    spec = path.join(dir, 'lab.yaml');
     writeFileSync(
-      spec,
-      `name: ${LAB}
-network: { subnet: 198.18.62.0/24 }
-redis: { version: 7.0.15 }
-machines:
-  redis: { role: redis, os: ubuntu,  ip: ${REDIS_IP}, cpus: 2, memory: 2GB, disk: 20GB }
-  web1:  { role: web,   os: windows, ip: 198.18.62.11, cpus: 2, memory: 4GB, disk: 40GB }
-  web2:  { role: web,   os: windows, ip: 198.18.62.12, cpus: 2, memory: 4GB, disk: 40GB }
-hyperv:
-  ubuntuIso: ${UBUNTU_ISO}
-  windowsIso: ${WINDOWS_ISO}
-  vmPath: C:\\labctl\\vms
-  dns: [198.18.62.1]
-  timeouts: { install: 60s, boot: 30s, ready: 30s, poll: 300ms }
-  installers:
-${installers.join('\n')}
-`,
+      lab.spec,
+      simSpecText({
+        name: LAB,
+        net: '198.18.62',
+        machines: [machineLine('redis', 'redis', 'ubuntu', REDIS_IP), machineLine('web1', 'web', 'windows', '198.18.62.11'), machineLine('web2', 'web', 'windows', '198.18.62.12')],
+        hyperv: ['  installers:', ...installers],
+      }),
     );
-    pristine = hostShape(host.read());
   });
 
   after(async () => {
     // whatever a failed test left: labctl's own teardown first, then the bridge (it kills what
-    // runs in the namespaces). labctl() throws at once when dist/ is stale: the bridge must
-    // still stop, or its poll loop keeps this process alive
-    try {
-      if (host) await labctl(['--spec', spec, '--home', home, '--provider', 'hyperv', 'teardown', '--yes'], { env: host.env(), timeoutMs: 300_000 });
-    } catch {
-      // reported by the tests themselves
-    }
-    await bridge?.stop();
-    const left = await bridge?.leftovers();
-    await host?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(left ?? [], [], 'the bridge removed every namespace and link');
+    // runs in the namespaces), even when dist/ is stale
+    await lab?.dispose();
   });
 
   test('create builds the lab', async () => {
