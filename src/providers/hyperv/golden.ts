@@ -155,7 +155,7 @@ export function goldenMachineSteps(env: HypervEnv, m: MachineSpec, connect: () =
     deps: [id('golden-disk'), LAB_STEPS.sshKey, ...(cfg.nat ? [LAB_STEPS.nat] : [LAB_STEPS.hostIp])],
     describe: () => describeCall({ script: 'hyperv/attach-dvd.ps1', params: { VMName: p.vm, Path: p.seedIso, CopyFrom: '<NoCloud seed: user-data, network-config, meta-data>' } }),
     ...(env.runner ? { check: async () => !fromGolden(env) || lab.store.isStepDone(id('personalize')) } : {}),
-    apply: (ctx) => firstBootFromSeed(env, m, connect, ctx),
+    apply: (ctx) => firstBootFromSeed(env, m, ctx),
   };
 
   const make: Step = {
@@ -183,7 +183,7 @@ export function goldenMachineSteps(env: HypervEnv, m: MachineSpec, connect: () =
       const note = JSON.stringify({ key: d.key, isoSha256: d.isoSha256, iso: cfg.ubuntuIso, recipeSha256: goldenRecipeSha256(), lab: cfg.lab, machine: m.name, created: new Date().toISOString() });
       ctx.progress(`keeping ${p.osDisk} as ${d.path}`);
       await invoke(env, goldenCalls.save(cfg, m, d.path, note), ctx, 30 * 60_000);
-      await firstBootFromSeed(env, m, connect, ctx);
+      await firstBootFromSeed(env, m, ctx);
       lab.store.setFact(madeFact, d.path);
     },
   };
@@ -196,19 +196,22 @@ export function goldenMachineSteps(env: HypervEnv, m: MachineSpec, connect: () =
  * is shut down, the seed (it holds the private host key) taken out and deleted, and the VM
  * boots from its disk as every Ubuntu VM of a lab does (finish-install.ps1).
  */
-async function firstBootFromSeed(env: HypervEnv, m: MachineSpec, connect: () => Promise<Transport>, ctx: StepContext): Promise<void> {
+async function firstBootFromSeed(env: HypervEnv, m: MachineSpec, ctx: StepContext): Promise<void> {
   const { cfg } = env;
   const p = machinePaths(cfg, m);
   const local = localFile(env, m, 'seed-cidata.iso');
-  const instanceId = `labctl-${cfg.lab}-${m.name}-${Date.now().toString(36)}`;
-  writeSeedFile(local, buildBootSeedIso(seedInput(env, m), instanceId));
-  ctx.record({ kind: 'hyperv-file', id: p.seedIso, machine: m.name });
   try {
-    await invoke(env, call.attachSeed(cfg, m, local), ctx);
-    await invoke(env, goldenCalls.bootFromDisk(cfg, m), ctx);
-    await invoke(env, call.startVm(cfg, m), ctx);
+    // a run cut short while the VM ran with its seed: it goes on from there (firmware cannot change on a running VM)
+    if ((await getVm(env, m)).state !== 'Running') {
+      const instanceId = `labctl-${cfg.lab}-${m.name}-${Date.now().toString(36)}`;
+      writeSeedFile(local, buildBootSeedIso(seedInput(env, m), instanceId));
+      ctx.record({ kind: 'hyperv-file', id: p.seedIso, machine: m.name });
+      await invoke(env, call.attachSeed(cfg, m, local), ctx);
+      await invoke(env, goldenCalls.bootFromDisk(cfg, m), ctx);
+      await invoke(env, call.startVm(cfg, m), ctx);
+    }
     await waitForHeartbeat(env, m, ctx, 'the VM booted from the golden disk\'s child and Hyper-V saw its heartbeat');
-    await waitForSsh(env, m, connect, ctx, 'cloud-init applied the seed: SSH answers with the pinned host key');
+    await waitForSsh(env, m, ctx, 'cloud-init applied the seed: SSH answers with the pinned host key');
     await stopAndWait(env, m, ctx);
     await invoke(env, call.finishInstall(cfg, m), ctx);
   } finally {
@@ -233,7 +236,7 @@ async function waitForHeartbeat(env: HypervEnv, m: MachineSpec, ctx: StepContext
   );
 }
 
-async function waitForSsh(env: HypervEnv, m: MachineSpec, _connect: () => Promise<Transport>, ctx: StepContext, goal: string): Promise<void> {
+async function waitForSsh(env: HypervEnv, m: MachineSpec, ctx: StepContext, goal: string): Promise<void> {
   await waitForPhase(
     {
       machine: m.name,
