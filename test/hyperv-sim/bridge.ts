@@ -312,7 +312,11 @@ export class SimNetworkBridge {
     await runHost('ip', ['link', 'set', veth, 'master', bridge]);
     await runHost('ip', ['link', 'set', veth, 'up']);
     if (net.gateway) await runHost('ip', ['-n', ns, 'route', 'add', 'default', 'via', net.gateway], { allowFail: true });
-    if (vm.guest.os === 'ubuntu') await this.startSshd(vm, g);
+    if (vm.guest.os === 'ubuntu') {
+      // the guest's root (a user namespace's, see guestTools) binds its services to port 80
+      await runHost('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
+      await this.startSshd(vm, g);
+    }
     if (vm.guest.os === 'windows') {
       await this.reconcileApp(vm, g);
       await this.reconcileWmsvc(vm, g);
@@ -396,14 +400,14 @@ export class SimNetworkBridge {
   private guestTools(ns: string, root: string, uid: number): string {
     const bin = path.join(this.dir, ns, 'bin');
     mkdirSync(bin, { recursive: true, mode: 0o755 });
-    for (const d of ['etc', 'var']) mkdirSync(path.join(root, d), { recursive: true });
+    for (const d of ['etc', 'var', 'run']) mkdirSync(path.join(root, d), { recursive: true });
     chownTree(root, uid);
     writeFileSync(
       path.join(bin, 'sudo'),
       `#!/bin/sh
 # the simulated Ubuntu guest's sudo: root of a user namespace over the guest's own /etc and /var
 [ "\${1-}" = "-n" ] && shift
-exec unshare -rm sh -c 'mount --bind "$0/etc" /etc && mount --bind "$0/var" /var && exec "$@"' ${JSON.stringify(root)} "$@"
+exec unshare -rm sh -c 'mount --bind "$0/etc" /etc && mount --bind "$0/var" /var && mount --bind "$0/run" /run && exec "$@"' ${JSON.stringify(root)} "$@"
 `,
       { mode: 0o755 },
     );
@@ -420,6 +424,31 @@ exec unshare -rm sh -c 'mount --bind "$0/etc" /etc && mount --bind "$0/var" /var
         "  --machine-id) printf 'uninitialized\\n' > /etc/machine-id ;;",
         '  --seed) rm -rf /var/lib/cloud/seed ;;',
         'esac; done',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    // systemd's place for the lb role: HAProxy from this machine's package (the guest's /usr is
+    // this machine's), run as the guest's root with the guest's /etc and /run
+    writeFileSync(
+      path.join(bin, 'systemctl'),
+      [
+        '#!/bin/sh',
+        '# stand-in for systemctl in the simulated guest: the haproxy unit only',
+        'cmd=$1; shift',
+        'unit=; for a; do case "$a" in -*) ;; *) unit=$a ;; esac; done',
+        '[ "$unit" = haproxy ] || [ "$unit" = haproxy.service ] || { echo "systemctl (simulated): only haproxy is simulated" >&2; exit 2; }',
+        'pid=$(cat /run/haproxy/haproxy.pid 2>/dev/null)',
+        'alive() { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }',
+        'case "$cmd" in',
+        '  enable) exit 0 ;;',
+        '  is-active) alive ;;',
+        '  reload-or-restart|restart|start|reload)',
+        '    mkdir -p /run/haproxy',
+        '    if alive; then exec /usr/sbin/haproxy -D -f /etc/haproxy/haproxy.cfg -p /run/haproxy/haproxy.pid -sf "$pid"; fi',
+        '    exec /usr/sbin/haproxy -D -f /etc/haproxy/haproxy.cfg -p /run/haproxy/haproxy.pid ;;',
+        '  *) echo "systemctl (simulated): $cmd is not simulated" >&2; exit 2 ;;',
+        'esac',
         '',
       ].join('\n'),
       { mode: 0o755 },
