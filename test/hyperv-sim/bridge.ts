@@ -20,6 +20,8 @@
  *
  * What is not real: the guest OS itself. sshd and node are this machine's; the Ubuntu VM has
  * no systemd, apt or ufw, so the Redis role cannot run on it (the tests say where that ends).
+ * Its root is a user namespace over the VM's own disk folders (guestTools: sudo, a cloud-init
+ * clean and a systemctl for haproxy), enough for the golden disk's generalization and the lb role.
  * The poll loop is bounded by stop(), and stop() removes every object it made.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
