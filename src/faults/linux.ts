@@ -6,9 +6,9 @@ import { asRoot, runScript } from '../roles/script.js';
 import { webPaths } from '../roles/web-linux/paths.js';
 import { shq } from '../transports/transport.js';
 import { OperationError } from '../util/errors.js';
-import { sleep } from '../util/time.js';
 import { getHealth } from '../verify/http.js';
 import { pingRedis } from '../verify/redis-probe.js';
+import { pollUntil } from './poll.js';
 import type { PreparedFault } from './types.js';
 
 /**
@@ -19,6 +19,8 @@ import type { PreparedFault } from './types.js';
 
 /** How long a restarted service gets to answer again before the fault run gives up on it. */
 const BACK_WITHIN_MS = 20_000;
+/** the fault is over when `check` holds, at most BACK_WITHIN_MS after it began */
+const backWithin = (what: string, check: () => Promise<boolean>) => pollUntil(what, check, BACK_WITHIN_MS);
 
 /** Redis restarted as a service restart does it: SIGTERM (it has no persistence: its data goes), then started again. */
 export async function prepareRedisRestart(lab: LabContext, access: MachineAccess): Promise<PreparedFault> {
@@ -36,7 +38,7 @@ export async function prepareRedisRestart(lab: LabContext, access: MachineAccess
             await runScript(t, access, 'linux/pidfile-service.sh', [paths.pidFile, paths.logFile, 'yes', 'no', paths.dataDir, '-', `${paths.prefix}/bin/redis-server`, paths.conf])
           : await t.exec(asRoot(access, 'systemctl restart labctl-redis'));
       if (r.code !== 0) throw new OperationError(`restarting Redis on ${m.name} failed: ${r.stderr.trim().split('\n').pop()}`);
-      const endedAt = await waitUntil(`Redis on ${m.name} answering again`, async () => (await pingRedis(target, 500)) === 'PONG');
+      const endedAt = await backWithin(`Redis on ${m.name} answering again`, async () => (await pingRedis(target, 500)) === 'PONG');
       return { kind: 'redis-restart', target: m.name, startedAt, endedAt, detail: `redis-server restarted on ${m.name} (pid ${r.stdout.trim().split('\n').pop() ?? '?'})` };
     },
     close: () => t.close(),
@@ -65,7 +67,7 @@ export async function prepareAppKill(lab: LabContext, access: MachineAccess): Pr
         if (kill.code !== 0) throw new OperationError(`kill -9 ${pid} on ${m.name} failed: ${kill.stderr.trim()}`);
         const r = await runScript(t, access, 'linux/pidfile-service.sh', [paths.pidFile, paths.logFile, 'no', 'yes', appDir, paths.envFile, access.nodeBinary, 'server.cjs']);
         if (r.code !== 0) throw new OperationError(`the chat app did not start again on ${m.name}: ${r.stderr.trim().split('\n').pop()}`);
-        const endedAt = await waitUntil(`the chat app on ${m.name} serving with Redis connected`, async () => {
+        const endedAt = await backWithin(`the chat app on ${m.name} serving with Redis connected`, async () => {
           const h = await getHealth(m.ip, spec.app.port, 500).catch(() => undefined);
           return h?.redis === 'connected';
         });
@@ -78,14 +80,3 @@ export async function prepareAppKill(lab: LabContext, access: MachineAccess): Pr
     throw err;
   }
 }
-
-/** polls every 50 ms; the moment (performance.now) the check first held */
-async function waitUntil(what: string, check: () => Promise<boolean>): Promise<number> {
-  const deadline = performance.now() + BACK_WITHIN_MS;
-  while (performance.now() < deadline) {
-    if (await check()) return performance.now();
-    await sleep(50);
-  }
-  throw new OperationError(`${what}: not within ${BACK_WITHIN_MS / 1000} s`);
-}
-

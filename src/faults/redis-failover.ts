@@ -6,14 +6,16 @@ import { asRoot, runScript } from '../roles/script.js';
 import { redisMachines, webMachines } from '../spec/types.js';
 import { shq } from '../transports/transport.js';
 import { OperationError, UsageError } from '../util/errors.js';
-import { sleep } from '../util/time.js';
 import { clusterMembers, describeShard, findChannelShard, type ChannelShard } from '../verify/channel-shard.js';
 import { getHealth } from '../verify/http.js';
 import { withRedis } from '../verify/redis-probe.js';
+import { pollUntil } from './poll.js';
 import type { PreparedFault } from './types.js';
 
 /** How long the promotion and the servers' return get before the fault run gives up on them. */
 const BACK_WITHIN_MS = 30_000;
+/** the fault is over when `check` holds, at most BACK_WITHIN_MS after it began */
+const backWithin = (what: string, check: () => Promise<boolean>) => pollUntil(what, check, BACK_WITHIN_MS);
 
 /**
  * The master of the chat channel's shard killed (SIGKILL: a crashed machine's Redis, nothing
@@ -51,12 +53,12 @@ export async function prepareRedisFailover(lab: LabContext, access: (name: strin
         const kill = await t.exec(asRoot(a, `kill -9 ${pid} && while kill -0 ${pid} 2>/dev/null && [ "$(cut -d' ' -f3 /proc/${pid}/stat 2>/dev/null)" != Z ]; do sleep 0.02; done`));
         if (kill.code !== 0) throw new OperationError(`kill -9 ${pid} on ${machine.name} failed: ${kill.stderr.trim()}`);
         let promoted: ChannelShard | undefined;
-        const promotedAt = await waitUntil(`a replica of ${machine.name} promoted to serve ${shard.channel}`, async () => {
+        const promotedAt = await backWithin(`a replica of ${machine.name} promoted to serve ${shard.channel}`, async () => {
           const now = await findChannelShard(members.filter((m) => m.name !== machine.name), spec.redis.channel, password, 500).catch(() => undefined);
           if (now && now.master.addr !== shard.master.addr) promoted = now;
           return promoted !== undefined;
         });
-        const endedAt = await waitUntil('every web node back on the cluster (its /healthz: redis connected)', async () => {
+        const endedAt = await backWithin('every web node back on the cluster (its /healthz: redis connected)', async () => {
           const states = await Promise.all(webMachines(spec).map((w) => getHealth(w.ip, spec.app.port, 500).then((h) => h.redis, () => 'down')));
           return states.every((s) => s === 'connected');
         });
@@ -91,18 +93,8 @@ async function restart(t: Awaited<ReturnType<MachineAccess['connect']>>, a: Mach
 }
 
 async function waitForLink(host: string, port: number, password: string, name: string): Promise<void> {
-  await waitUntil(`${name}'s replication link up (a replica that never synced cannot take over)`, async () => {
+  await backWithin(`${name}'s replication link up (a replica that never synced cannot take over)`, async () => {
     const info = await withRedis({ host, port, password }, (c) => c.info('replication'), 1000).catch(() => '');
     return /master_link_status:up/.test(info);
   });
-}
-
-/** polls every 50 ms; the moment (performance.now) the check first held */
-async function waitUntil(what: string, check: () => Promise<boolean>): Promise<number> {
-  const deadline = performance.now() + BACK_WITHIN_MS;
-  while (performance.now() < deadline) {
-    if (await check()) return performance.now();
-    await sleep(50);
-  }
-  throw new OperationError(`${what}: not within ${BACK_WITHIN_MS / 1000} s`);
 }
