@@ -11,45 +11,24 @@
  * (test/helpers/fake-redis-source.ts): no minute of compiling. Root only.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { describeResult, waitForChild, type CliResult } from '../helpers/cli.js';
-import { prebuiltRedisTarball } from '../helpers/fake-redis-source.js';
-import { createLabFixture, type LabFixture } from '../helpers/lab.js';
+import { createClusterLab } from '../helpers/cluster-lab.js';
+import type { LabFixture } from '../helpers/lab.js';
 
 const json = (r: CliResult) => JSON.parse(r.stdout) as any;
 const REDIS = ['redis1', 'redis2', 'redis3', 'redis4', 'redis5', 'redis6'];
 
 describe('Redis Cluster with replicas on netns: verify, watch, verify --fault redis-failover', { timeout: 600_000 }, () => {
   let lab: LabFixture;
-  let sources: string;
   let shardBefore: any;
 
   before(async () => {
-    sources = mkdtempSync(path.join(os.tmpdir(), 'labctl-clfail-src-'));
-    const tarball = prebuiltRedisTarball(sources);
-    lab = await createLabFixture({
-      subnet: '198.18.181.0/24',
-      prefix: 'cf',
-      machines: {
-        ...Object.fromEntries(REDIS.map((n) => [n, { role: 'redis', os: 'ubuntu' }])),
-        web1: { role: 'web', os: 'ubuntu' },
-        web2: { role: 'web', os: 'ubuntu' },
-      },
-      patchSpec: (spec) => {
-        spec.redis.source = { tarball };
-        spec.redis.topology = 'cluster';
-        spec.redis.masters = 3;
-        spec.redis.replicasPerMaster = 1;
-      },
-    });
+    lab = await createClusterLab({ subnet: '198.18.181.0/24', prefix: 'cf', replicasPerMaster: 1 });
   });
 
   after(async () => {
     const forced = lab ? await lab.cleanup() : [];
-    if (sources) rmSync(sources, { recursive: true, force: true });
     assert.deepEqual(forced, [], 'teardown left things that cleanup had to force away');
   });
 

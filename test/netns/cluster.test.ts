@@ -11,14 +11,13 @@
  * (test/helpers/fake-redis-source.ts), as lb.test.ts does: no minute of compiling. Root only.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { describeResult, type CliResult } from '../helpers/cli.js';
-import { prebuiltRedisTarball } from '../helpers/fake-redis-source.js';
-import { createLabFixture, type LabFixture } from '../helpers/lab.js';
+import { createClusterLab } from '../helpers/cluster-lab.js';
+import type { LabFixture } from '../helpers/lab.js';
 import { readNodeView, CLUSTER_SLOTS } from '../../src/verify/cluster-probe.js';
 import { pingRedis } from '../../src/verify/redis-probe.js';
 
@@ -41,7 +40,6 @@ function connects(host: string, port: number, ms: number): Promise<boolean> {
 
 describe('Redis Cluster backplane on netns: create, deploy, verify, teardown', { timeout: 400_000 }, () => {
   let lab: LabFixture;
-  let sources: string;
   const ok = async (args: string[], timeoutMs?: number) => {
     const r = await lab.cli(args, { timeoutMs });
     assert.equal(r.code, 0, describeResult(r));
@@ -51,30 +49,11 @@ describe('Redis Cluster backplane on netns: create, deploy, verify, teardown', {
   const password = () => readFileSync(path.join(lab.dir, 'machines/redis1/etc/redis/password'), 'utf8').trim();
 
   before(async () => {
-    sources = mkdtempSync(path.join(os.tmpdir(), 'labctl-cluster-src-'));
-    const tarball = prebuiltRedisTarball(sources);
-    lab = await createLabFixture({
-      subnet: '198.18.180.0/24',
-      prefix: 'cl',
-      machines: {
-        redis1: { role: 'redis', os: 'ubuntu' },
-        redis2: { role: 'redis', os: 'ubuntu' },
-        redis3: { role: 'redis', os: 'ubuntu' },
-        web1: { role: 'web', os: 'ubuntu' },
-        web2: { role: 'web', os: 'ubuntu' },
-      },
-      patchSpec: (spec) => {
-        spec.redis.source = { tarball };
-        spec.redis.topology = 'cluster';
-        spec.redis.masters = 3;
-        spec.redis.replicasPerMaster = 0;
-      },
-    });
+    lab = await createClusterLab({ subnet: '198.18.180.0/24', prefix: 'cl', replicasPerMaster: 0 });
   });
 
   after(async () => {
     const forced = lab ? await lab.cleanup() : [];
-    if (sources) rmSync(sources, { recursive: true, force: true });
     assert.deepEqual(forced, [], 'teardown left things that cleanup had to force away');
   });
 
