@@ -123,7 +123,9 @@ describe('the web role on a Windows VM that labctl created on the simulated host
     const lab = simLab(h, { publish: 'copy' });
     try {
       h.putWindowsIso('C:\\iso\\windows-server-2022.iso');
-      // labctl's own create steps for the network, the base image and web1 (the Ubuntu VM and web2 are not needed here)
+      // labctl's own create steps for the network, the base image and web1 (the Ubuntu VM and web2
+      // are not needed here, nor the Ubuntu golden disk: this host has no Ubuntu ISO)
+      lab.lab.imageCache = false;
       const create = lab.provider.createSteps(lab.lab).filter((s) => !/^machine:(redis|web2):/.test(s.id));
       await runSteps(create, { store: lab.lab.store });
       const g = guestState(h, lab.vm('web1'));
