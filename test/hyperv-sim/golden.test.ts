@@ -22,7 +22,7 @@ import { machineLine, simSpecText, startSimLab, UBUNTU_ISO, type SimLab } from '
 
 const NET = '198.18.65';
 const OTHER_ISO = 'C:\\labctl\\iso\\ubuntu-24.04.4-live-server-amd64.iso';
-const INSTALL_SECONDS = 20;
+const INSTALL_SECONDS = 8;
 
 /** The time labctl's step lines give the Ubuntu VM's own steps ("✓ redis: ... (2.4 s)"), added up: they run one after another. */
 function redisStepsMs(stderr: string): number {
@@ -156,11 +156,11 @@ describe('the Ubuntu golden disk on a simulated Hyper-V host', { timeout: 1_200_
     assert.equal(disk.type, 'Dynamic', 'its own disk, no parent');
     assert.ok(lab.vm('redis').guest.installed);
     assert.equal(golden().length, 2, 'no golden disk made or used');
-    // the same Ubuntu VM from the ISO and from the golden disk: the install (INSTALL_SECONDS in
-    // the simulator) is what the golden disk saves, less its extra boot with the seed
+    // the same Ubuntu VM from the ISO and from the golden disk: the golden disk skips the install's
+    // steps (their times are printed, not asserted: the simulator's install time is a setting)
     assert.ok(
-      figures.fromGoldenRedisStepsMs < figures.noCacheRedisStepsMs,
-      `redis's steps from the golden disk ${figures.fromGoldenRedisStepsMs} ms < from the ISO ${figures.noCacheRedisStepsMs} ms`,
+      figures.fromGoldenRedisSteps < figures.noCacheRedisSteps,
+      `redis's steps from the golden disk (${figures.fromGoldenRedisSteps}) fewer than from the ISO (${figures.noCacheRedisSteps})`,
     );
     const prune = JSON.parse((await lab.ok(['cache', 'prune', '--all', '--json'])).stdout);
     assert.equal(prune.removed.length, 2, 'neither is in use by a VM');
