@@ -54,11 +54,24 @@ const logs = mkdtempSync(path.join(os.tmpdir(), 'labctl-test-lanes-'));
 const running = new Set();
 const secs = (ms) => `${Math.round(ms / 1000)} s`;
 
-/** Runs one command of a lane to its end, its output appended to the lane's file; resolves its exit code. */
-function runCommand([file, argv], out) {
+/**
+ * Runs one command of a lane to its end, its output appended to the lane's file; resolves its exit
+ * code. Meanwhile each top-level result line (a test file's suites: "✔ name (12.3ms)") is printed
+ * as it comes, with the lane's name, so a long run shows its progress.
+ */
+function runCommand(lane, [file, argv], out) {
   return new Promise((resolve) => {
     const child = spawn(file, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     running.add(child);
+    let partial = '';
+    child.stdout.on('data', (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^(✔|✖) (.*) \(([\d.]+)ms\)$/.exec(line);
+        if (m) console.log(`  ${lane.padEnd(5)} ${m[1]} ${m[2].slice(0, 110)} (${(Number(m[3]) / 1000).toFixed(1)} s)`);
+      }
+    });
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
     child.on('error', (err) => {
@@ -79,7 +92,7 @@ async function runLane(name) {
   console.log(`run-tests: lane ${name} started`);
   let code = 0;
   for (const command of LANES[name]) {
-    const c = await runCommand(command, out);
+    const c = await runCommand(name, command, out);
     if (c !== 0) code = c;
   }
   await new Promise((r) => out.end(r));
