@@ -60,6 +60,28 @@ export function namespaceInodes(lab: LabIdentity): Map<string, number> {
   return out;
 }
 
+/**
+ * The remembered inodes of the lab's namespaces, less those that now belong to another named
+ * namespace: a namespace's inode number is reused once it is freed, and a test running at the same
+ * time (the suite runs in two lanes) may have made a namespace that got one. Seen in CI: a netns
+ * test counted the simulated Hyper-V bridge's sshd, in its own lsg-* namespace, as its leftover.
+ */
+function ownNamespaceInodes(lab: LabIdentity): Set<number> {
+  const remembered = lab.namespaceInodes ?? new Set<number>();
+  if (remembered.size === 0 || !existsSync('/run/netns')) return remembered;
+  const prefix = namespacePrefix(lab);
+  const foreign = new Set<number>();
+  for (const ns of readdirSync('/run/netns')) {
+    if (ns.startsWith(prefix)) continue;
+    try {
+      foreign.add(statSync(`/run/netns/${ns}`).ino);
+    } catch {
+      /* went away meanwhile */
+    }
+  }
+  return new Set([...remembered].filter((ino) => !foreign.has(ino)));
+}
+
 function linkPrefixes(lab: LabIdentity): string[] {
   const h = labHash(lab.name);
   return [bridgeName(lab.name), `lcv${h}`, `lcp${h}`];
@@ -158,7 +180,7 @@ export function leftovers(lab: LabIdentity): string[] {
   for (const r of labRoutes(lab)) left.push(`route ${r}`);
   if (nftTableExists(natTableName(lab.name))) left.push(`nftables table ip ${natTableName(lab.name)}`);
   const dir = labDir(lab);
-  for (const p of labProcesses([dir, ...(lab.extraDirs ?? [])], lab.namespaceInodes)) {
+  for (const p of labProcesses([dir, ...(lab.extraDirs ?? [])], ownNamespaceInodes(lab))) {
     left.push(`process ${p.pid}: ${p.cmd}`);
   }
   if (existsSync(dir)) {
@@ -205,7 +227,7 @@ export function forceCleanup(lab: LabIdentity): string[] {
     pids.forEach(kill);
   }
   const dir = labDir(lab);
-  for (const p of labProcesses([dir, ...(lab.extraDirs ?? [])], lab.namespaceInodes)) kill(p.pid);
+  for (const p of labProcesses([dir, ...(lab.extraDirs ?? [])], ownNamespaceInodes(lab))) kill(p.pid);
   for (const ns of labNamespaces(lab)) spawnSync('ip', ['netns', 'del', ns]);
   for (const l of labLinks(lab)) spawnSync('ip', ['link', 'del', l]);
   if (nftTableExists(natTableName(lab.name))) spawnSync('nft', ['delete', 'table', 'ip', natTableName(lab.name)]);
